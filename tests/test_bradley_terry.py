@@ -18,11 +18,11 @@ from safety_rlhf.reward.base import RewardModelError
 from safety_rlhf.reward.bradley_terry import (
     LEARNED_PATH,
     BradleyTerryConfig,
-    BradleyTerryNet,
     BradleyTerryRewardModel,
+    pair_features,
     save_checkpoint,
-    train_bradley_terry,
 )
+from safety_rlhf.reward.bradley_terry_training import BradleyTerryNet, train_bradley_terry
 from safety_rlhf.reward.encoders import MiniLMEncoder, make_encoder
 from safety_rlhf.reward.evaluation import pairwise_accuracy
 
@@ -102,8 +102,10 @@ def test_training_beats_an_untrained_model_on_heldout_prompts(
     trained: BradleyTerryRewardModel, heldout_pairs: PreferenceSet
 ) -> None:
     torch.manual_seed(0)
-    untrained = BradleyTerryRewardModel.from_parts(
-        BradleyTerryNet(2 * 64, FAST.hidden).eval(), make_encoder("hashing", dim=64)
+    net = BradleyTerryNet(2 * 64, FAST.hidden).eval()
+    untrained = BradleyTerryRewardModel.from_weights(
+        {k: v.detach().numpy() for k, v in net.state_dict().items()},
+        make_encoder("hashing", dim=64),
     )
     acc_trained = pairwise_accuracy(trained, heldout_pairs)
     acc_untrained = pairwise_accuracy(untrained, heldout_pairs)
@@ -123,8 +125,8 @@ def test_history_reports_the_kept_epoch(train_pairs: PreferenceSet) -> None:
     assert history.best_val_accuracy == history.val_accuracy[history.best_epoch]
 
 
-def _state(model: BradleyTerryRewardModel) -> dict[str, torch.Tensor]:
-    return model.net.state_dict()
+def _state(model: BradleyTerryRewardModel) -> dict[str, np.ndarray]:
+    return model.weights
 
 
 def test_same_seed_same_weights_other_seed_other_weights(
@@ -134,8 +136,8 @@ def test_same_seed_same_weights_other_seed_other_weights(
     other = train(train_pairs, replace(FAST, seed=1))
     assert _state(again).keys() == _state(trained).keys()
     for key, value in _state(trained).items():
-        assert torch.equal(_state(again)[key], value), key
-    assert not all(torch.equal(_state(other)[k], v) for k, v in _state(trained).items())
+        np.testing.assert_array_equal(_state(again)[key], value, err_msg=key)
+    assert not all(np.array_equal(_state(other)[k], v) for k, v in _state(trained).items())
 
 
 def test_checkpoint_round_trip_gives_identical_scores(
@@ -181,6 +183,40 @@ def test_checkpoint_bad_json_names_the_file(
     folder = save_checkpoint(trained, tmp_path / "ckpt")
     (folder / "config.json").write_text('{"format_version": 1,\n  oops}\n')
     with pytest.raises(RewardModelError, match=r"ckpt/config\.json:2: invalid JSON"):
+        make_reward_model(f"bradley-terry:{folder}")
+
+
+def test_numpy_scoring_matches_the_torch_network(
+    trained: BradleyTerryRewardModel, heldout_pairs: PreferenceSet
+) -> None:
+    # Scoring runs the MLP in NumPy; it must compute what the trained torch module computes.
+    net = BradleyTerryNet(trained.input_dim, trained.hidden).eval()
+    net.load_state_dict({k: torch.from_numpy(v) for k, v in trained.weights.items()})
+    features = pair_features(trained.encoder, heldout_pairs.prompts, heldout_pairs.chosen)
+    with torch.no_grad():
+        expected = net(torch.from_numpy(features)).numpy()
+    np.testing.assert_allclose(trained.forward(features), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_checkpoint_whose_weights_do_not_fit_is_refused(
+    trained: BradleyTerryRewardModel, tmp_path: Path
+) -> None:
+    folder = save_checkpoint(trained, tmp_path / "ckpt")
+    config_path = folder / "config.json"
+    config = json.loads(config_path.read_text())
+    config["architecture"]["hidden"] = [16]
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(RewardModelError, match=r"ckpt: weights do not fit.*'mlp.0.weight'"):
+        make_reward_model(f"bradley-terry:{folder}")
+
+
+def test_truncated_weights_file_is_a_reward_model_error(
+    trained: BradleyTerryRewardModel, tmp_path: Path
+) -> None:
+    folder = save_checkpoint(trained, tmp_path / "ckpt")
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(RewardModelError, match=r"model\.safetensors: not a readable safetensors"):
         make_reward_model(f"bradley-terry:{folder}")
 
 

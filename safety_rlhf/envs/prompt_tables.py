@@ -17,6 +17,7 @@ from safety_rlhf.data.prompts import PromptSet
 from safety_rlhf.envs.gold import cost_table, gold_table, success_table
 from safety_rlhf.envs.reference_policy import reference_log_probs
 from safety_rlhf.envs.responses import Strategy, render_responses
+from safety_rlhf.envs.table_cache import load_or_compute, text_digest
 from safety_rlhf.reward.base import RewardModel
 from safety_rlhf.reward.encoders import TextEncoder
 
@@ -51,8 +52,14 @@ class PromptTables:
 def build_prompt_tables(
     prompt_set: PromptSet, reward_model: RewardModel, encoder: TextEncoder
 ) -> PromptTables:
-    """Encode every prompt and score every (prompt, strategy) response in batch."""
-    n_actions = len(Strategy)
+    """Encode every prompt and score every (prompt, strategy) response in batch.
+
+    The encodings and scores go through the on-disk cache of
+    :mod:`safety_rlhf.envs.table_cache` when both the encoder and the reward model have a
+    :attr:`cache_identity`; rendering, gold tables and ``pi_ref`` are cheap and always
+    computed.
+    """
+    n, n_actions = len(prompt_set), len(Strategy)
     prompts = prompt_set.prompts
     rendered = [render_responses(p) for p in prompts]
     responses = [r for six in rendered for r in six]
@@ -61,19 +68,46 @@ def build_prompt_tables(
         k: [v for v in values for _ in range(n_actions)]
         for k, values in prompt_set.columns().items()
     }
-    proxy = reward_model.score(repeated, responses, **columns).reshape(len(prompts), n_actions)
-    parts = reward_model.score_components(repeated, responses, **columns)
-    components = {
-        name: np.asarray(v, dtype=np.float32).reshape(len(prompts), n_actions)
-        for name, v in parts.items()
-    }
+
+    def compute() -> dict[str, np.ndarray]:
+        proxy = reward_model.score(repeated, responses, **columns).reshape(n, n_actions)
+        parts = reward_model.score_components(repeated, responses, **columns)
+        return {
+            "observations": np.asarray(encoder.encode(prompts), dtype=np.float32),
+            "proxy_reward": proxy,
+            **{
+                _COMPONENT + name: np.asarray(v, dtype=np.float32).reshape(n, n_actions)
+                for name, v in parts.items()
+            },
+        }
+
+    def valid(arrays: dict[str, np.ndarray]) -> bool:
+        return arrays.get("observations", np.empty(0)).shape == (n, encoder.dim) and all(
+            v.shape == (n, n_actions) and v.dtype == np.float32
+            for k, v in arrays.items()
+            if k != "observations"
+        )
+
+    rm_key, enc_key = reward_model.cache_identity, encoder.cache_identity
+    if rm_key is None or enc_key is None:
+        arrays = compute()
+    else:
+        gold = prompt_set.columns() if reward_model.reads_gold_columns else {}
+        key = [enc_key, rm_key, text_digest(prompts), text_digest(responses)]
+        key += [f"{k}={text_digest(v)}" for k, v in sorted(gold.items())]
+        arrays = load_or_compute(key, compute, valid)
     return PromptTables(
-        observations=encoder.encode(prompts),
-        proxy_reward=proxy,
+        observations=arrays["observations"],
+        proxy_reward=arrays["proxy_reward"],
         gold_reward=gold_table(prompt_set.labels),
         success=success_table(prompt_set.labels),
         cost=cost_table(prompt_set.labels),
         log_ref=reference_log_probs(prompts),
         responses=rendered,
-        components=components,
+        components={
+            k.removeprefix(_COMPONENT): v for k, v in arrays.items() if k.startswith(_COMPONENT)
+        },
     )
+
+
+_COMPONENT = "component:"

@@ -206,11 +206,8 @@ def _run_train(args: argparse.Namespace) -> int:
 
     from safety_rlhf.data.preferences import load_preferences, load_shipped_preferences
     from safety_rlhf.files import write_json
-    from safety_rlhf.reward.bradley_terry import (
-        BradleyTerryConfig,
-        save_checkpoint,
-        train_bradley_terry,
-    )
+    from safety_rlhf.reward.bradley_terry import BradleyTerryConfig, save_checkpoint
+    from safety_rlhf.reward.bradley_terry_training import train_bradley_terry
     from safety_rlhf.reward.evaluation import pairwise_accuracy
 
     if args.preferences == SHIPPED_TRAIN:

@@ -152,6 +152,15 @@ class RewardModel(ABC):
         """
         return f"{type(self).__module__}.{type(self).__qualname__}@{id(self):x}"
 
+    @property
+    def cache_identity(self) -> str | None:
+        """:attr:`identity` when the configuration alone fixes it (the same in every
+        process), else ``None``. It keys the on-disk cache of environment tables
+        (:mod:`safety_rlhf.envs.table_cache`); ``None`` keeps a model's scores off disk."""
+        if not self.cache_scores or type(self).identity is RewardModel.identity:
+            return None
+        return self.identity
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
 

