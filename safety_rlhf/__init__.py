@@ -18,6 +18,7 @@ if "SafetyRLHF-v0" not in registry:
     register(
         id="SafetyRLHF-v0",
         entry_point="safety_rlhf.envs.strategy_env:SafetyRLHFEnv",
+        vector_entry_point="safety_rlhf.envs.vector_env:SafetyRLHFVectorEnv",
         max_episode_steps=PROMPTS_PER_EPISODE,
     )
 

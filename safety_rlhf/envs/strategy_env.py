@@ -11,6 +11,7 @@ import numpy as np
 from gymnasium import spaces
 
 from safety_rlhf.data.prompts import PromptSet, load_prompts
+from safety_rlhf.envs.prompt_stream import PromptStream
 from safety_rlhf.envs.prompt_tables import PromptTables, build_prompt_tables
 from safety_rlhf.envs.responses import REFUSED, Strategy
 from safety_rlhf.reward.base import RewardModel, ScoreFn, make_reward_model
@@ -79,7 +80,10 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
 
     ## Starting State
 
-    A prompt drawn uniformly at random from the chosen split with ``self.np_random``.
+    A prompt drawn uniformly at random from the chosen split with ``self.np_random``
+    (see :class:`~safety_rlhf.envs.prompt_stream.PromptStream`: indices are drawn
+    :data:`~safety_rlhf.envs.prompt_stream.BLOCK` at a time, which lets the native vector
+    env reproduce N seeded single envs exactly with array operations).
 
     ## Episode End
 
@@ -175,6 +179,12 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
         self.action_space = spaces.Discrete(len(Strategy))
         self._index = 0
         self._last: dict[str, Any] | None = None
+        self._stream = PromptStream(self.n_prompts)
+
+    @property
+    def reward_table(self) -> np.ndarray:
+        """float32 ``(n_prompts, 6)``: the reward ``step`` pays for each (prompt, action)."""
+        return self._reward
 
     @property
     def n_prompts(self) -> int:
@@ -185,7 +195,7 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
-        self._index = int(self.np_random.integers(self.n_prompts))
+        self._index = self._stream.next(self.np_random)
         self._last = None
         i = self._index
         info = {
@@ -222,7 +232,7 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
             info["reward_components"] = {k: float(v[i, a]) for k, v in t.components.items()}
         reward = float(self._reward[i, a])
         self._last = {**info, "reward": reward}
-        self._index = int(self.np_random.integers(self.n_prompts))
+        self._index = self._stream.next(self.np_random)
         return self.tables.observations[self._index].copy(), reward, False, False, info
 
     def render(self) -> str | None:

@@ -1,0 +1,81 @@
+"""Which prompt comes next: uniform draws from an environment's generator, in blocks.
+
+Every ``reset`` and every ``step`` of ``SafetyRLHF-v0`` moves to a prompt drawn uniformly
+from the split. Drawing one index per call (``np_random.integers(n)``) would make a vector
+of N environments pay N Python-level generator calls per step. Instead each environment
+draws :data:`BLOCK` indices at once (``np_random.integers(n, size=BLOCK)``) and hands them
+out in order, refilling when they run out. The single env and the native vector env
+(:mod:`safety_rlhf.envs.vector_env`) share this rule, so sub-env ``i`` of a vector env
+seeded with ``s`` sees exactly the prompts of a single env seeded with ``s + i``, while the
+vector env touches the generators only once every :data:`BLOCK` steps.
+
+A new generator (``reset(seed=...)``, or assigning ``env.np_random``) starts a new block.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["BLOCK", "BatchPromptStream", "PromptStream"]
+
+#: Prompt indices drawn per generator call.
+BLOCK = 256
+
+
+class PromptStream:
+    """The prompt indices of one environment.
+
+    :param n_prompts: size of the prompt set (indices are in ``[0, n_prompts)``).
+    """
+
+    def __init__(self, n_prompts: int) -> None:
+        self.n_prompts = int(n_prompts)
+        self._rng: np.random.Generator | None = None
+        self._block = np.empty(0, dtype=np.int64)
+        self._pos = 0
+
+    def next(self, rng: np.random.Generator) -> int:
+        """The next prompt index, drawn from ``rng`` (a new ``rng`` starts a new block)."""
+        if rng is not self._rng or self._pos >= len(self._block):
+            self._rng = rng
+            self._block = rng.integers(self.n_prompts, size=BLOCK)
+            self._pos = 0
+        self._pos += 1
+        return int(self._block[self._pos - 1])
+
+
+class BatchPromptStream:
+    """The prompt indices of ``len(rngs)`` environments, one generator each.
+
+    Row ``i`` yields exactly what a :class:`PromptStream` fed with ``rngs[i]`` yields.
+
+    :param n_prompts: size of the prompt set.
+    :param rngs: one generator per environment.
+    """
+
+    def __init__(self, n_prompts: int, rngs: list[np.random.Generator]) -> None:
+        self.n_prompts = int(n_prompts)
+        self.rngs = list(rngs)
+        self._blocks = np.stack([rng.integers(self.n_prompts, size=BLOCK) for rng in self.rngs])
+        self._pos = np.zeros(len(self.rngs), dtype=np.int64)
+        self._rows = np.arange(len(self.rngs))
+
+    def reseed(self, rows: np.ndarray, rngs: list[np.random.Generator]) -> None:
+        """Give the environments ``rows`` new generators (a new block each)."""
+        for row, rng in zip(rows.tolist(), rngs, strict=True):
+            self.rngs[row] = rng
+            self._blocks[row] = rng.integers(self.n_prompts, size=BLOCK)
+            self._pos[row] = 0
+
+    def next(self, mask: np.ndarray | None = None) -> np.ndarray:
+        """The next prompt index of every environment (or of those where ``mask``)."""
+        rows = self._rows if mask is None else self._rows[mask]
+        pos = self._pos[rows]
+        out = self._blocks[rows, pos]
+        pos += 1
+        self._pos[rows] = pos
+        spent = rows[pos >= BLOCK]
+        for row in spent.tolist():  # all rows at once every BLOCK steps, when in step
+            self._blocks[row] = self.rngs[row].integers(self.n_prompts, size=BLOCK)
+            self._pos[row] = 0
+        return out

@@ -1,0 +1,318 @@
+"""The native vector env of ``SafetyRLHF-v0``: N prompts answered per call, with arrays."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from safety_rlhf.envs.prompt_stream import BatchPromptStream
+from safety_rlhf.envs.responses import REFUSED, Strategy
+from safety_rlhf.envs.strategy_env import SafetyRLHFEnv
+
+__all__ = ["SafetyRLHFVectorEnv"]
+
+_SLUGS = np.array([s.slug for s in Strategy], dtype=object)
+_IS_REFUSAL = np.array([s in REFUSED for s in Strategy], dtype=bool)
+_RESET_KEYS = ("prompt_id", "prompt", "category")
+
+
+def _parse_mode(value: str | AutoresetMode) -> AutoresetMode:
+    """An :class:`AutoresetMode` from itself, its value (``"NextStep"``) or its name in
+    snake case (``"next_step"``)."""
+    if isinstance(value, AutoresetMode):
+        return value
+    for mode in AutoresetMode:
+        if value in (mode.value, mode.name.lower()):
+            return mode
+    names = ", ".join(repr(m.name.lower()) for m in AutoresetMode)
+    raise ValueError(f"autoreset_mode={value!r} is not one of {names}")
+
+
+class SafetyRLHFVectorEnv(VectorEnv):
+    """
+    ``num_envs`` copies of :class:`~safety_rlhf.envs.strategy_env.SafetyRLHFEnv` stepped
+    together with array operations, as Gymnasium's ``CartPoleVectorEnv`` is for CartPole:
+    one table gather per step for observations, rewards and every ``info`` entry, no
+    Python loop over sub-environments (except to refill prompt draws, once every
+    :data:`~safety_rlhf.envs.prompt_stream.BLOCK` steps). The reward model scores every
+    (prompt, strategy) pair once, in one batch, when the env is built; the sub-environments
+    share those tables.
+
+    Sub-environment ``i`` behaves exactly like a single env made with the same arguments
+    and the time limit of the spec (``gym.make("SafetyRLHF-v0", ...)``): after
+    ``reset(seed=s)`` it sees the prompts of a single env reset with seed ``s + i``, so this
+    env returns what :class:`~gymnasium.vector.SyncVectorEnv` of single envs returns
+    (observations, rewards, terminations, truncations and ``info``), only faster. ``info``
+    is a dict of arrays with a boolean mask ``_key`` per key, as Gymnasium's vector envs
+    give it. ``reset(options={"reset_mask": mask})`` resets only the masked
+    sub-environments.
+
+    Make it with ``gym.make_vec("SafetyRLHF-v0", num_envs=N,
+    vectorization_mode="vector_entry_point")``; Stable-Baselines3 uses it through
+    :class:`~safety_rlhf.agents.native_vec_env.NativeVecEnv`.
+
+    :param num_envs: number of sub-environments.
+    :param max_episode_steps: prompts per episode (``gym.make_vec`` passes the spec's 16);
+        ``None`` never truncates.
+    :param autoreset_mode: ``"next_step"`` (Gymnasium's default: the step after the last
+        one resets the sub-environment and ignores its action) or ``"same_step"`` (the
+        last step returns the next episode's first observation; the last observation and
+        info are in ``info["final_obs"]`` and ``info["final_info"]``).
+    :param kwargs: the arguments of
+        :class:`~safety_rlhf.envs.strategy_env.SafetyRLHFEnv` (``reward_model``,
+        ``split``, ``prompts``, ``label_map``, ``encoder``, ``obs_dim``, ``kl_coef``);
+        ``render_mode`` must be ``None``.
+
+    >>> import gymnasium as gym
+    >>> import safety_rlhf
+    >>> envs = gym.make_vec(
+    ...     "SafetyRLHF-v0", num_envs=4, vectorization_mode="vector_entry_point",
+    ...     reward_model="gold",
+    ... )
+    >>> type(envs).__name__, envs.num_envs
+    ('SafetyRLHFVectorEnv', 4)
+    >>> obs, info = envs.reset(seed=0)
+    >>> obs.shape, envs.action_space
+    ((4, 1024), MultiDiscrete([6 6 6 6]))
+    >>> obs, rewards, terminations, truncations, info = envs.step(np.full(4, 3))  # refuse
+    >>> bool((rewards == info["gold_reward"]).all()), info["strategy"].tolist()
+    (True, ['refuse', 'refuse', 'refuse', 'refuse'])
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {
+        "render_modes": [],
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
+    }
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        max_episode_steps: int | None = None,
+        autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
+        render_mode: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if int(num_envs) < 1:
+            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        if max_episode_steps is not None and int(max_episode_steps) < 1:
+            raise ValueError(
+                f"max_episode_steps must be a positive integer or None, got {max_episode_steps!r}"
+            )
+        mode = _parse_mode(autoreset_mode)
+        if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+            raise ValueError(
+                f"autoreset_mode={autoreset_mode!r} is not supported by "
+                f"{type(self).__name__}; use 'next_step' or 'same_step'"
+            )
+        if render_mode is not None:
+            raise ValueError(f"{type(self).__name__} does not render (render_mode must be None)")
+        self.metadata = {**self.metadata, "autoreset_mode": mode}
+        self.autoreset_mode = mode
+        self.render_mode = None
+        self.num_envs = int(num_envs)
+        self.max_episode_steps = None if max_episode_steps is None else int(max_episode_steps)
+
+        #: The single env whose tables (encodings, rewards, gold) all sub-envs share.
+        self.single_env = SafetyRLHFEnv(**kwargs)
+        env = self.single_env
+        self.tables = env.tables
+        self.prompt_set = env.prompt_set
+        self.reward_model = env.reward_model
+        self.single_observation_space = env.observation_space
+        self.single_action_space = env.action_space
+        self.observation_space = batch_space(env.observation_space, self.num_envs)
+        self.action_space = spaces.MultiDiscrete(
+            np.full(self.num_envs, env.action_space.n), seed=None
+        )
+
+        # Everything step returns, as tables indexed by (prompt) or (prompt, action).
+        ps, t = self.prompt_set, self.tables
+        self._reward = env.reward_table.astype(np.float64)
+        self._prompt_info = {
+            "prompt_id": np.array(ps.ids, dtype=object),
+            "prompt": np.array(ps.prompts, dtype=object),
+            "category": np.array(ps.categories, dtype=object),
+            "subtype": np.array(ps.subtypes, dtype=object),
+            "label": np.array(ps.labels, dtype=object),
+        }
+        success = np.empty(t.success.shape, dtype=object)
+        for (i, a), value in np.ndenumerate(t.success):
+            success[i, a] = None if ps.labels[i] is None else bool(value)
+        self._pair_info = {
+            "response": np.array(t.responses, dtype=object).reshape(len(ps), len(Strategy)),
+            "cost": t.cost.astype(np.float64),
+            "gold_reward": t.gold_reward.astype(np.float64),
+            "proxy_reward": t.proxy_reward.astype(np.float64),
+            "log_pi_ref": t.log_ref.astype(np.float64),
+            "is_success": success,
+        }
+        self._components = {k: v.astype(np.float64) for k, v in t.components.items()}
+
+        self._stream = BatchPromptStream(
+            self.n_prompts, [seeding.np_random(None)[0] for _ in range(self.num_envs)]
+        )
+        self._index = np.zeros(self.num_envs, dtype=np.int64)
+        self._steps = np.zeros(self.num_envs, dtype=np.int64)
+        self._needs_reset = np.zeros(self.num_envs, dtype=bool)
+        self._all = np.ones(self.num_envs, dtype=bool)
+        self._all.flags.writeable = False
+        self._was_reset = False
+
+    @property
+    def n_prompts(self) -> int:
+        """Number of prompts in the chosen split or file."""
+        return len(self.prompt_set)
+
+    @property
+    def np_randoms(self) -> list[np.random.Generator]:
+        """The generator of each sub-environment."""
+        return list(self._stream.rngs)
+
+    def reset(
+        self,
+        *,
+        seed: int | list[int | None] | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Reset all sub-environments, or those in ``options["reset_mask"]``.
+
+        :param seed: an int ``s`` seeds sub-environment ``i`` with ``s + i``; a list gives
+            one seed (or ``None``) per sub-environment; ``None`` keeps the generators.
+        :param options: ``{"reset_mask": bool array (num_envs,)}`` to reset some only.
+        """
+        options = dict(options or {})
+        mask = options.pop("reset_mask", None)
+        if mask is None:
+            mask = np.ones(self.num_envs, dtype=bool)
+        else:
+            mask = np.asarray(mask)
+            if mask.shape != (self.num_envs,) or mask.dtype != np.bool_ or not mask.any():
+                raise ValueError(
+                    f"options['reset_mask'] must be a bool array of shape ({self.num_envs},) "
+                    f"with at least one True, got {mask!r}"
+                )
+        if seed is None:
+            seeds: list[int | None] = [None] * self.num_envs
+        elif isinstance(seed, int | np.integer):
+            seeds = [int(seed) + i for i in range(self.num_envs)]
+        else:
+            seeds = list(seed)
+            if len(seeds) != self.num_envs:
+                raise ValueError(
+                    f"seed: got {len(seeds)} seeds for num_envs={self.num_envs}; "
+                    "give an int, None or one seed per sub-environment"
+                )
+        rows = np.flatnonzero(mask)
+        new = [(row, s) for row, s in zip(rows.tolist(), (seeds[r] for r in rows), strict=True)]
+        new = [(row, s) for row, s in new if s is not None or not self._was_reset]
+        if new:
+            reseeded = np.array([row for row, _ in new], dtype=np.int64)
+            self._stream.reseed(reseeded, [seeding.np_random(s)[0] for _, s in new])
+        self._was_reset = True
+        self._index[mask] = self._stream.next(mask)
+        self._steps[mask] = 0
+        self._needs_reset[mask] = False
+        info: dict[str, Any] = {}
+        for key in _RESET_KEYS:
+            values = np.full(self.num_envs, None, dtype=object)
+            values[mask] = self._prompt_info[key][self._index[mask]]
+            info[key], info[f"_{key}"] = values, mask.copy()
+        return self.tables.observations[self._index], info
+
+    def step(
+        self, actions: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        if not self._was_reset:
+            raise RuntimeError(f"{type(self).__name__}: call reset() before step()")
+        actions = np.asarray(actions)
+        if actions.shape != (self.num_envs,) or actions.dtype.kind not in "iu":
+            raise ValueError(
+                f"actions must be an integer array of shape ({self.num_envs},), got "
+                f"{actions.dtype} array of shape {actions.shape}"
+            )
+        bad = np.flatnonzero((actions < 0) | (actions >= len(Strategy)))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(
+                f"action {actions[i].item()!r} of sub-environment {i} is not in "
+                f"{self.single_action_space}"
+            )
+        answered, a = self._index, actions.astype(np.int64, copy=False)
+        next_step = self.autoreset_mode is AutoresetMode.NEXT_STEP
+        resetting = self._needs_reset if next_step else np.zeros(self.num_envs, dtype=bool)
+        stepping = ~resetting if resetting.any() else self._all
+
+        rewards = self._reward[answered, a]
+        self._steps += 1
+        if resetting.any():
+            rewards[resetting] = 0.0
+            self._steps[resetting] = 0
+        truncations = np.zeros(self.num_envs, dtype=bool)
+        if self.max_episode_steps is not None:
+            truncations = self._steps >= self.max_episode_steps
+            truncations &= stepping
+        terminations = np.zeros(self.num_envs, dtype=bool)
+
+        if next_step or not truncations.any():
+            info = self._step_info(answered, a, stepping)
+            self._index = self._stream.next()  # next prompt (the first one, if resetting)
+            obs = self.tables.observations[self._index]
+            if next_step:
+                self._needs_reset = truncations
+            if resetting.any():
+                for key in _RESET_KEYS:
+                    info[key][resetting] = self._prompt_info[key][self._index[resetting]]
+            return obs, rewards, terminations, truncations, info
+
+        # same_step, with episodes ending: return the next episodes' first prompts
+        done = truncations
+        info = self._step_info(answered, a, ~done)
+        info["final_info"], info["_final_info"] = self._step_info(answered, a, done, done), done
+        self._index = self._stream.next()  # after the last step, as in the single env
+        final_obs = np.full(self.num_envs, None, dtype=object)
+        for row in np.flatnonzero(done).tolist():
+            final_obs[row] = self.tables.observations[self._index[row]].copy()
+        info["final_obs"], info["_final_obs"] = final_obs, done
+        self._index[done] = self._stream.next(done)  # the reset
+        self._steps[done] = 0
+        for key in _RESET_KEYS:
+            info[key][done] = self._prompt_info[key][self._index[done]]
+        return self.tables.observations[self._index], rewards, terminations, truncations, info
+
+    def _step_info(
+        self,
+        i: np.ndarray,
+        a: np.ndarray,
+        mask: np.ndarray,
+        prompt_mask: np.ndarray | None = None,
+    ) -> dict[str, Any]:
+        """The info arrays of answering prompts ``i`` with actions ``a``: present where
+        ``mask``, and the prompt keys where ``prompt_mask`` (default: every sub-env, since
+        a resetting sub-env's info holds its new prompt)."""
+        if mask is not self._all and not mask.any():
+            # no sub-env answered (all reset): only the prompt keys, as from N resets
+            info = {key: self._prompt_info[key][i] for key in _RESET_KEYS}
+            info.update({f"_{key}": self._all for key in _RESET_KEYS})
+            return info
+        info: dict[str, Any] = {}
+        for key, table in self._prompt_info.items():
+            info[key] = table[i]
+            info[f"_{key}"] = mask if key not in _RESET_KEYS else self._all
+        info["strategy"], info["_strategy"] = _SLUGS[a], mask
+        info["refused"], info["_refused"] = _IS_REFUSAL[a], mask
+        for key, table in self._pair_info.items():
+            info[key], info[f"_{key}"] = table[i, a], mask
+        if self._components:
+            parts: dict[str, Any] = {}
+            for key, table in self._components.items():
+                parts[key], parts[f"_{key}"] = table[i, a], mask
+            info["reward_components"], info["_reward_components"] = parts, mask
+        if prompt_mask is not None:
+            for key in _RESET_KEYS:
+                info[f"_{key}"] = prompt_mask
+        return info

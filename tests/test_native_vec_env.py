@@ -1,0 +1,74 @@
+"""SB3 on the native vector env: the same steps, and the same agent, as make_vec_env."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.env_util import make_vec_env
+
+import safety_rlhf  # noqa: F401  (registers the env ids)
+from safety_rlhf.agents.native_vec_env import NativeVecEnv, make_native_vec_env
+from safety_rlhf.envs.vector_env import SafetyRLHFVectorEnv
+
+KWARGS: dict[str, Any] = {"reward_model": "constitution", "kl_coef": 0.1}
+
+
+def pair(n: int, seed: int, **kwargs: Any) -> tuple[Any, Any]:
+    kwargs = {**KWARGS, **kwargs}
+    native = make_native_vec_env("SafetyRLHF-v0", n_envs=n, seed=seed, env_kwargs=kwargs)
+    dummy = make_vec_env(
+        "SafetyRLHF-v0", n_envs=n, seed=seed, env_kwargs={**kwargs, "render_mode": None}
+    )
+    return native, dummy
+
+
+def test_native_vec_env_steps_like_make_vec_env() -> None:
+    native, dummy = pair(3, seed=5)
+    np.testing.assert_array_equal(native.reset(), dummy.reset())
+    rng = np.random.default_rng(0)
+    episodes = 0
+    for t in range(40):  # 16 prompts per episode: two autoresets per worker
+        actions = rng.integers(6, size=3)
+        (o1, r1, d1, i1), (o2, r2, d2, i2) = native.step(actions), dummy.step(actions)
+        np.testing.assert_array_equal(o1, o2, err_msg=f"step {t}: obs")
+        np.testing.assert_array_equal(r1, r2, err_msg=f"step {t}: rewards")
+        assert r1.dtype == r2.dtype
+        np.testing.assert_array_equal(d1, d2, err_msg=f"step {t}: dones")
+        for a, b in zip(i1, i2, strict=True):
+            assert a.keys() == b.keys(), f"step {t}: {a.keys() ^ b.keys()}"
+            for key in b:
+                if key == "terminal_observation":
+                    np.testing.assert_array_equal(a[key], b[key])
+                elif key == "episode":  # Monitor vs VecMonitor: same return and length
+                    assert (a[key]["r"], a[key]["l"]) == pytest.approx((b[key]["r"], b[key]["l"]))
+                    episodes += 1
+                else:
+                    assert a[key] == b[key], f"step {t}: {key}"
+    assert episodes == 6
+
+
+def test_ppo_on_native_vec_env_is_the_same_agent() -> None:
+    hyper = {"n_steps": 32, "batch_size": 64, "n_epochs": 2, "seed": 3, "device": "cpu"}
+    params = []
+    for venv in pair(4, seed=3, reward_model="rule"):
+        torch.manual_seed(0)
+        model = PPO("MlpPolicy", venv, policy_kwargs={"net_arch": []}, **hyper)
+        model.learn(256)
+        params.append([p.detach().clone() for p in model.policy.parameters()])
+    for a, b in zip(*params, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_adapter_refuses_next_step_mode_and_per_worker_attributes() -> None:
+    with pytest.raises(ValueError, match="same_step"):
+        NativeVecEnv(SafetyRLHFVectorEnv(num_envs=2, reward_model="rule"))
+    venv = NativeVecEnv(
+        SafetyRLHFVectorEnv(num_envs=2, reward_model="rule", autoreset_mode="same_step")
+    )
+    assert venv.get_attr("n_prompts") == [venv.env.n_prompts] * 2
+    with pytest.raises(AttributeError, match="share one env"):
+        venv.set_attr("kl_coef", 0.5)
