@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
+import yaml
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
 
 import safety_rlhf  # noqa: F401  (registers the env ids)
+from safety_rlhf.agents.lagrangian import (
+    LagrangeMultiplier,
+    LagrangianCostWrapper,
+    VecLagrangianCostWrapper,
+)
 from safety_rlhf.agents.native_vec_env import NativeVecEnv, make_native_vec_env
 from safety_rlhf.envs.vector_env import SafetyRLHFVectorEnv
+from safety_rlhf.experiments.train import TrainConfig, train
 
 KWARGS: dict[str, Any] = {"reward_model": "constitution", "kl_coef": 0.1}
 
@@ -72,3 +80,45 @@ def test_adapter_refuses_next_step_mode_and_per_worker_attributes() -> None:
     assert venv.get_attr("n_prompts") == [venv.env.n_prompts] * 2
     with pytest.raises(AttributeError, match="share one env"):
         venv.set_attr("kl_coef", 0.5)
+
+
+def test_vec_lagrangian_wrapper_pays_what_the_per_env_wrapper_pays() -> None:
+    kwargs = {"reward_model": "gold", "render_mode": None}
+    m1, m2 = LagrangeMultiplier(0.0, init=1.5), LagrangeMultiplier(0.0, init=1.5)
+    native = VecLagrangianCostWrapper(make_native_vec_env(n_envs=2, seed=1, env_kwargs=kwargs), m1)
+    dummy = make_vec_env(
+        "SafetyRLHF-v0", n_envs=2, seed=1, env_kwargs=kwargs,
+        wrapper_class=LagrangianCostWrapper, wrapper_kwargs={"multiplier": m2},
+    )  # fmt: skip
+    native.reset(), dummy.reset()
+    costs = 0
+    for t in range(20):
+        (_, r1, _, i1), (_, r2, _, i2) = (
+            native.step(np.zeros(2, dtype=np.int64)),
+            dummy.step(np.zeros(2, dtype=np.int64)),
+        )
+        np.testing.assert_array_equal(r1, r2, err_msg=f"step {t}")
+        for a, b in zip(i1, i2, strict=True):
+            for key in ("reward_before_penalty", "lagrangian_penalty", "episode_cost"):
+                assert a.get(key) == b.get(key), f"step {t}: {key}"
+            costs += a["cost"] > 0
+    assert costs > 0  # always comply: some harmful prompts were penalised
+
+
+def test_train_with_native_vec_env_gives_the_dummy_vec_env_agent(tmp_path: Path) -> None:
+    common = {"reward_model": "rule", "timesteps": 512, "n_envs": 2, "cost_limit": 0.0}
+    results = [
+        train(
+            TrainConfig(
+                vec_env=kind,
+                log_dir=str(tmp_path / kind),
+                progress_bar=False,
+                eval_freq=0,
+                **common,  # type: ignore[arg-type]
+            )
+        )
+        for kind in ("dummy", "native")
+    ]
+    assert results[0].metrics == results[1].metrics
+    config = yaml.safe_load((results[1].run_dir / "config.yaml").read_text())
+    assert config["run"]["vec_env"] == "native"

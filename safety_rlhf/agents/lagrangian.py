@@ -56,6 +56,9 @@ object. That works only when the sub-environments run in the training process
 (:class:`~stable_baselines3.common.vec_env.DummyVecEnv`, ``make_vec_env``'s default);
 with :class:`~stable_baselines3.common.vec_env.SubprocVecEnv` every worker would hold its
 own copy and never see the updates, so :class:`LagrangianCallback` raises ``TypeError``.
+:class:`VecLagrangianCostWrapper` applies the same penalty around a whole ``VecEnv``, in
+the training process, so it works with every kind (``safety-rlhf train --vec-env native``
+uses it).
 
 Usage::
 
@@ -89,7 +92,12 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper
 
-__all__ = ["LagrangeMultiplier", "LagrangianCallback", "LagrangianCostWrapper"]
+__all__ = [
+    "LagrangeMultiplier",
+    "LagrangianCallback",
+    "LagrangianCostWrapper",
+    "VecLagrangianCostWrapper",
+]
 
 
 class LagrangeMultiplier:
@@ -199,6 +207,61 @@ class LagrangianCostWrapper(gym.Wrapper):
         return obs, float(reward) - penalty, terminated, truncated, info
 
 
+class VecLagrangianCostWrapper(VecEnvWrapper):
+    """:class:`LagrangianCostWrapper` for a whole ``VecEnv``: the same rewards and ``info``
+    entries, computed in the training process for every worker at once.
+
+    It works on any ``VecEnv``, including :class:`~safety_rlhf.agents.native_vec_env.NativeVecEnv`
+    and ``SubprocVecEnv`` (the multiplier stays in this process).
+
+    :param venv: a vector env whose per-worker ``info`` carries ``cost_key``.
+    :param multiplier: the shared :class:`LagrangeMultiplier`.
+    :param cost_key: the ``info`` key of the step cost (default ``"cost"``).
+    """
+
+    def __init__(
+        self, venv: VecEnv, multiplier: LagrangeMultiplier, cost_key: str = "cost"
+    ) -> None:
+        super().__init__(venv)
+        if not isinstance(multiplier, LagrangeMultiplier):
+            raise TypeError(f"multiplier must be a LagrangeMultiplier, got {multiplier!r}")
+        self.multiplier = multiplier
+        self.cost_key = cost_key
+        self._cost_sum = np.zeros(self.num_envs)
+        self._cost_steps = np.zeros(self.num_envs, dtype=np.int64)
+
+    def reset(self) -> Any:
+        self._cost_sum[:] = 0.0
+        self._cost_steps[:] = 0
+        return self.venv.reset()
+
+    def step_wait(self) -> Any:
+        obs, rewards, dones, infos = self.venv.step_wait()
+        for i, info in enumerate(infos):
+            if self.cost_key not in info:
+                raise KeyError(
+                    f"VecLagrangianCostWrapper: worker {i}'s info has no {self.cost_key!r} "
+                    f"key (has {sorted(info)})"
+                )
+            cost = info[self.cost_key]
+            cost = math.nan if cost is None else float(cost)
+            penalty = 0.0
+            if math.isfinite(cost):
+                penalty = self.multiplier.value * cost
+                self._cost_sum[i] += cost
+                self._cost_steps[i] += 1
+            info["reward_before_penalty"] = float(rewards[i])
+            info["lagrangian_penalty"] = penalty
+            # as LagrangianCostWrapper: float64 arithmetic, stored in the float32 buffer
+            rewards[i] = float(rewards[i]) - penalty
+            if dones[i]:
+                if self._cost_steps[i]:
+                    info["episode_cost"] = float(self._cost_sum[i] / self._cost_steps[i])
+                self._cost_sum[i] = 0.0
+                self._cost_steps[i] = 0
+        return obs, rewards, dones, infos
+
+
 def _find_cost_wrapper(env: gym.Env) -> LagrangianCostWrapper | None:
     while isinstance(env, gym.Wrapper):
         if isinstance(env, LagrangianCostWrapper):
@@ -222,11 +285,12 @@ class LagrangianCallback(BaseCallback):
         (default 512, about one PPO rollout of 8 x 64 steps); ignored for on-policy ones.
     :param min_episodes: finished episodes needed for an update (default 1).
     :param verbose: SB3 verbosity (default 0).
-    :raises TypeError: at the start of training, when the model's env is not a
-        :class:`~stable_baselines3.common.vec_env.DummyVecEnv` (e.g. ``SubprocVecEnv``:
-        the multiplier cannot be shared with other processes).
-    :raises ValueError: at the start of training, when a sub-env is not wrapped in a
-        :class:`LagrangianCostWrapper` holding this very ``multiplier``.
+    :raises TypeError: at the start of training, when the model's env has no
+        :class:`VecLagrangianCostWrapper` and is not a
+        :class:`~stable_baselines3.common.vec_env.DummyVecEnv` (e.g. ``SubprocVecEnv``
+        with per-worker wrappers: the multiplier cannot be shared with other processes).
+    :raises ValueError: at the start of training, when neither the vector env nor every
+        sub-env is wrapped in a cost wrapper holding this very ``multiplier``.
     """
 
     def __init__(
@@ -250,6 +314,14 @@ class LagrangianCallback(BaseCallback):
         vec_env: VecEnv | None = self.model.get_env()
         base = vec_env
         while isinstance(base, VecEnvWrapper):
+            if isinstance(base, VecLagrangianCostWrapper):
+                if base.multiplier is not self.multiplier:
+                    raise ValueError(
+                        "the VecLagrangianCostWrapper holds another LagrangeMultiplier than "
+                        "the callback; pass the same object to both"
+                    )
+                self._start()
+                return
             base = base.venv
         if not isinstance(base, DummyVecEnv):
             raise TypeError(
@@ -266,6 +338,9 @@ class LagrangianCallback(BaseCallback):
                     f"sub-env {i}'s LagrangianCostWrapper holds another LagrangeMultiplier "
                     "than the callback; pass the same object to both"
                 )
+        self._start()
+
+    def _start(self) -> None:
         self._on_policy = isinstance(self.model, OnPolicyAlgorithm)
         self._last_update = self.num_timesteps
         self.logger.record("safety/cost_limit", self.multiplier.cost_limit)

@@ -16,7 +16,7 @@ __all__ = ["main"]
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
-    from safety_rlhf.experiments.train import TrainConfig
+    from safety_rlhf.experiments.train import VEC_ENVS, TrainConfig
 
     d = TrainConfig()
     p = sub.add_parser(
@@ -48,6 +48,14 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         help="KL penalty to the reference policy; sets ent_coef to match (default: 0)",
     )
     p.add_argument("--n-envs", type=int, default=d.n_envs, help="parallel envs (default: YAML)")
+    p.add_argument(
+        "--vec-env",
+        choices=VEC_ENVS,
+        default=d.vec_env,
+        help="how the parallel envs run: dummy (SB3's DummyVecEnv, one env object each), "
+        "subproc (SubprocVecEnv, one process each) or native (the env's own vector env, "
+        f"all in one array call; same results as dummy) (default: {d.vec_env})",
+    )
     p.add_argument("--config", default=d.config, help="hyperparameter YAML (rl-zoo3 format)")
     p.add_argument("--log-dir", default=d.log_dir, help=f"runs folder (default: {d.log_dir})")
     p.add_argument("--no-progress-bar", action="store_true", help="hide the progress bar")
@@ -78,6 +86,7 @@ def _run_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         kl_coef=args.kl_coef,
         n_envs=args.n_envs,
+        vec_env=args.vec_env,
         config=args.config,
         log_dir=args.log_dir,
         progress_bar=not args.no_progress_bar,

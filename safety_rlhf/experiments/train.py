@@ -20,6 +20,7 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.utils import set_random_seed
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 import safety_rlhf  # noqa: F401  (registers the env ids)
 from safety_rlhf.agents.algorithms import RUN_KEYS, get_algorithm, load_hyperparams
@@ -27,13 +28,17 @@ from safety_rlhf.agents.callbacks import SafetyMetricsCallback
 from safety_rlhf.agents.lagrangian import (
     LagrangeMultiplier,
     LagrangianCallback,
-    LagrangianCostWrapper,
+    VecLagrangianCostWrapper,
 )
+from safety_rlhf.agents.native_vec_env import make_native_vec_env
 from safety_rlhf.experiments.evaluation import evaluate_policy_on_prompts, make_strategy_env
 from safety_rlhf.experiments.run_files import make_run_dir
 from safety_rlhf.files import atomic_write_text, write_json, write_yaml
 
-__all__ = ["TrainConfig", "TrainResult", "train"]
+__all__ = ["VEC_ENVS", "TrainConfig", "TrainResult", "make_train_vec_env", "train"]
+
+#: How ``safety-rlhf train`` can run its parallel environments.
+VEC_ENVS = ("dummy", "subproc", "native")
 
 
 @dataclass
@@ -67,6 +72,11 @@ class TrainConfig:
     torch_threads: int = 1
     """Torch threads while the agent learns: SB3's small networks run fastest on one, and
     more threads spin against each other when several runs share the cores."""
+    vec_env: str = "dummy"
+    """How the ``n_envs`` environments run (one of :data:`VEC_ENVS`): ``"dummy"``
+    (SB3's ``DummyVecEnv``), ``"subproc"`` (``SubprocVecEnv``) or ``"native"`` (the env's
+    own vector env through :class:`~safety_rlhf.agents.native_vec_env.NativeVecEnv`; the
+    same steps as ``"dummy"``, so the same agent)."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra keyword arguments for ``gym.make`` (e.g. ``obs_dim``)."""
     cost_limit: float | None = None
@@ -101,6 +111,23 @@ def _env_kwargs(cfg: TrainConfig) -> dict[str, Any]:
     return kwargs
 
 
+def make_train_vec_env(
+    kind: str, env_id: str, n_envs: int, seed: int, env_kwargs: dict[str, Any]
+) -> VecEnv:
+    """The ``n_envs`` training environments, run as ``kind`` (one of :data:`VEC_ENVS`),
+    worker ``i`` seeded with ``seed + i``."""
+    if kind == "native":
+        return make_native_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
+    # render_mode=None: make_vec_env would otherwise ask every env for "rgb_array".
+    return make_vec_env(
+        env_id,
+        n_envs=n_envs,
+        seed=seed,
+        env_kwargs={**env_kwargs, "render_mode": None},
+        vec_env_cls=SubprocVecEnv if kind == "subproc" else DummyVecEnv,
+    )
+
+
 def resolve(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     """Resolve the YAML defaults and the overrides into (run settings, algorithm kwargs)."""
     hyper = load_hyperparams(cfg.algo, cfg.env, cfg.config)
@@ -110,6 +137,8 @@ def resolve(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         "n_timesteps": int(cfg.timesteps or hyper.get("n_timesteps", 50_000)),
         "policy": hyper.get("policy", "MlpPolicy"),
     }
+    if cfg.vec_env not in VEC_ENVS:
+        raise ValueError(f"vec_env must be one of {', '.join(VEC_ENVS)}, got {cfg.vec_env!r}")
     if hyper.get("normalize"):
         raise ValueError(f"{cfg.algo}: 'normalize' is not supported by safety-rlhf train")
     algo_kwargs = {k: v for k, v in hyper.items() if k not in RUN_KEYS}
@@ -143,16 +172,9 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
     )
 
     set_random_seed(cfg.seed)
-    # render_mode=None: make_vec_env would otherwise ask every env for "rgb_array".
-    # The default DummyVecEnv keeps the sub-envs in this process, sharing the multiplier.
-    vec_env = make_vec_env(
-        cfg.env,
-        n_envs=run["n_envs"],
-        seed=cfg.seed,
-        env_kwargs={**env_kwargs, "render_mode": None},
-        wrapper_class=None if multiplier is None else LagrangianCostWrapper,
-        wrapper_kwargs=None if multiplier is None else {"multiplier": multiplier},
-    )
+    vec_env = make_train_vec_env(cfg.vec_env, cfg.env, run["n_envs"], cfg.seed, env_kwargs)
+    if multiplier is not None:
+        vec_env = VecLagrangianCostWrapper(vec_env, multiplier)
     cls = get_algorithm(cfg.algo)
     model = cls(
         run["policy"],
