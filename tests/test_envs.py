@@ -104,6 +104,15 @@ def test_spaces_and_obs_dim_argument() -> None:
     assert env.observation_space.contains(obs)
 
 
+def test_obs_dim_defaults_to_the_encoders_own() -> None:
+    assert gym.make("SafetyRLHF-v0").observation_space.shape == (1024,)
+    minilm = gym.make("SafetyRLHF-v0", encoder="minilm", split="test")
+    assert minilm.observation_space.shape == (384,)
+    obs, _ = minilm.reset(seed=0)
+    assert minilm.observation_space.contains(obs)
+    assert abs(float(np.linalg.norm(obs)) - 1.0) < 1e-4  # unit-length sentence embedding
+
+
 def test_invalid_action_is_rejected() -> None:
     env = gym.make("SafetyRLHF-v0", disable_env_checker=True)
     env.reset(seed=0)

@@ -69,13 +69,21 @@ class BatchPromptStream:
 
     def next(self, mask: np.ndarray | None = None) -> np.ndarray:
         """The next prompt index of every environment (or of those where ``mask``)."""
-        rows = self._rows if mask is None else self._rows[mask]
+        if mask is None:  # every environment: no row selection
+            out = self._blocks[self._rows, self._pos]
+            self._pos += 1
+            if self._pos.max() >= BLOCK:
+                self._refill(self._rows[self._pos >= BLOCK])
+            return out
+        rows = self._rows[mask]
         pos = self._pos[rows]
         out = self._blocks[rows, pos]
         pos += 1
         self._pos[rows] = pos
-        spent = rows[pos >= BLOCK]
-        for row in spent.tolist():  # all rows at once every BLOCK steps, when in step
+        self._refill(rows[pos >= BLOCK])
+        return out
+
+    def _refill(self, rows: np.ndarray) -> None:
+        for row in rows.tolist():  # all rows at once every BLOCK steps, when in step
             self._blocks[row] = self.rngs[row].integers(self.n_prompts, size=BLOCK)
             self._pos[row] = 0
-        return out

@@ -118,7 +118,8 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
     - ``label_map=None``: maps a prompt file's label values to ``harmful`` / ``benign`` /
       ``borderline``, e.g. ``{"unsafe": "harmful", "safe": "benign"}``.
     - ``encoder="hashing"``: text encoder name or :class:`~safety_rlhf.reward.encoders.TextEncoder`.
-    - ``obs_dim=1024``: observation size (hash buckets of the ``hashing`` encoder).
+    - ``obs_dim=None``: observation size; ``None`` takes the encoder's own (1024 hash
+      buckets for ``hashing``, 384 for ``minilm``).
     - ``kl_coef=0.0``: weight of ``log pi_ref`` in the reward (see Rewards).
     - ``render_mode=None``: ``"ansi"`` returns prompt, response and reward as text (other
       modes are refused when ``render`` is called).
@@ -153,7 +154,7 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
         prompts: str | os.PathLike[str] | PromptSet | None = None,
         label_map: Mapping[str, str | None] | None = None,
         encoder: str | TextEncoder = "hashing",
-        obs_dim: int = 1024,
+        obs_dim: int | None = None,
         kl_coef: float = 0.0,
         render_mode: str | None = None,
     ) -> None:
@@ -164,7 +165,10 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
         self.kl_coef = float(kl_coef)
         self.prompt_set = load_prompts(prompts, split=split, label_map=label_map)
         self.reward_model = make_reward_model(reward_model)
-        self.encoder = make_encoder(encoder, dim=obs_dim) if isinstance(encoder, str) else encoder
+        if isinstance(encoder, str):
+            self.encoder = make_encoder(encoder, **({} if obs_dim is None else {"dim": obs_dim}))
+        else:
+            self.encoder = encoder
         self.tables: PromptTables = build_prompt_tables(
             self.prompt_set, self.reward_model, self.encoder
         )

@@ -132,7 +132,9 @@ class SafetyRLHFVectorEnv(VectorEnv):
 
         # Everything step returns, as tables indexed by (prompt) or (prompt, action).
         ps, t = self.prompt_set, self.tables
-        self._reward = env.reward_table.astype(np.float64)
+        # (prompt, action) tables are flat, indexed by 6 * prompt + action: one 1-D take each
+        self._observations = t.observations
+        self._reward = env.reward_table.astype(np.float64).ravel()
         self._prompt_info = {
             "prompt_id": np.array(ps.ids, dtype=object),
             "prompt": np.array(ps.prompts, dtype=object),
@@ -144,14 +146,14 @@ class SafetyRLHFVectorEnv(VectorEnv):
         for (i, a), value in np.ndenumerate(t.success):
             success[i, a] = None if ps.labels[i] is None else bool(value)
         self._pair_info = {
-            "response": np.array(t.responses, dtype=object).reshape(len(ps), len(Strategy)),
-            "cost": t.cost.astype(np.float64),
-            "gold_reward": t.gold_reward.astype(np.float64),
-            "proxy_reward": t.proxy_reward.astype(np.float64),
-            "log_pi_ref": t.log_ref.astype(np.float64),
-            "is_success": success,
+            "response": np.array(t.responses, dtype=object).ravel(),
+            "cost": t.cost.astype(np.float64).ravel(),
+            "gold_reward": t.gold_reward.astype(np.float64).ravel(),
+            "proxy_reward": t.proxy_reward.astype(np.float64).ravel(),
+            "log_pi_ref": t.log_ref.astype(np.float64).ravel(),
+            "is_success": success.ravel(),
         }
-        self._components = {k: v.astype(np.float64) for k, v in t.components.items()}
+        self._components = {k: v.astype(np.float64).ravel() for k, v in t.components.items()}
 
         self._stream = BatchPromptStream(
             self.n_prompts, [seeding.np_random(None)[0] for _ in range(self.num_envs)]
@@ -222,7 +224,7 @@ class SafetyRLHFVectorEnv(VectorEnv):
             values = np.full(self.num_envs, None, dtype=object)
             values[mask] = self._prompt_info[key][self._index[mask]]
             info[key], info[f"_{key}"] = values, mask.copy()
-        return self.tables.observations[self._index], info
+        return self._observations.take(self._index, axis=0), info
 
     def step(
         self, actions: Any
@@ -235,21 +237,22 @@ class SafetyRLHFVectorEnv(VectorEnv):
                 f"actions must be an integer array of shape ({self.num_envs},), got "
                 f"{actions.dtype} array of shape {actions.shape}"
             )
-        bad = np.flatnonzero((actions < 0) | (actions >= len(Strategy)))
-        if bad.size:
-            i = int(bad[0])
+        if actions.min() < 0 or actions.max() >= len(Strategy):
+            i = int(np.flatnonzero((actions < 0) | (actions >= len(Strategy)))[0])
             raise ValueError(
                 f"action {actions[i].item()!r} of sub-environment {i} is not in "
                 f"{self.single_action_space}"
             )
-        answered, a = self._index, actions.astype(np.int64, copy=False)
+        answered = self._index
+        pair = answered * len(Strategy) + actions  # row of (prompt, action) in flat tables
         next_step = self.autoreset_mode is AutoresetMode.NEXT_STEP
-        resetting = self._needs_reset if next_step else np.zeros(self.num_envs, dtype=bool)
-        stepping = ~resetting if resetting.any() else self._all
+        resetting = self._needs_reset
+        any_reset = next_step and bool(resetting.any())
+        stepping = ~resetting if any_reset else self._all
 
-        rewards = self._reward[answered, a]
+        rewards = self._reward.take(pair)
         self._steps += 1
-        if resetting.any():
+        if any_reset:
             rewards[resetting] = 0.0
             self._steps[resetting] = 0
         truncations = np.zeros(self.num_envs, dtype=bool)
@@ -259,20 +262,21 @@ class SafetyRLHFVectorEnv(VectorEnv):
         terminations = np.zeros(self.num_envs, dtype=bool)
 
         if next_step or not truncations.any():
-            info = self._step_info(answered, a, stepping)
+            info = self._step_info(answered, actions, pair, stepping)
             self._index = self._stream.next()  # next prompt (the first one, if resetting)
-            obs = self.tables.observations[self._index]
+            obs = self._observations.take(self._index, axis=0)
             if next_step:
                 self._needs_reset = truncations
-            if resetting.any():
+            if any_reset:
                 for key in _RESET_KEYS:
                     info[key][resetting] = self._prompt_info[key][self._index[resetting]]
             return obs, rewards, terminations, truncations, info
 
         # same_step, with episodes ending: return the next episodes' first prompts
         done = truncations
-        info = self._step_info(answered, a, ~done)
-        info["final_info"], info["_final_info"] = self._step_info(answered, a, done, done), done
+        info = self._step_info(answered, actions, pair, ~done)
+        final_info = self._step_info(answered, actions, pair, done, done)
+        info["final_info"], info["_final_info"] = final_info, done
         self._index = self._stream.next()  # after the last step, as in the single env
         final_obs = np.full(self.num_envs, None, dtype=object)
         for row in np.flatnonzero(done).tolist():
@@ -282,35 +286,38 @@ class SafetyRLHFVectorEnv(VectorEnv):
         self._steps[done] = 0
         for key in _RESET_KEYS:
             info[key][done] = self._prompt_info[key][self._index[done]]
-        return self.tables.observations[self._index], rewards, terminations, truncations, info
+        obs = self._observations.take(self._index, axis=0)
+        return obs, rewards, terminations, truncations, info
 
     def _step_info(
         self,
         i: np.ndarray,
         a: np.ndarray,
+        pair: np.ndarray,
         mask: np.ndarray,
         prompt_mask: np.ndarray | None = None,
     ) -> dict[str, Any]:
-        """The info arrays of answering prompts ``i`` with actions ``a``: present where
+        """The info arrays of answering prompts ``i`` with actions ``a`` (flat index
+        ``pair = 6 * i + a`` into the (prompt, action) tables): present where
         ``mask``, and the prompt keys where ``prompt_mask`` (default: every sub-env, since
         a resetting sub-env's info holds its new prompt)."""
         if mask is not self._all and not mask.any():
             # no sub-env answered (all reset): only the prompt keys, as from N resets
-            info = {key: self._prompt_info[key][i] for key in _RESET_KEYS}
+            info = {key: self._prompt_info[key].take(i) for key in _RESET_KEYS}
             info.update({f"_{key}": self._all for key in _RESET_KEYS})
             return info
         info: dict[str, Any] = {}
         for key, table in self._prompt_info.items():
-            info[key] = table[i]
+            info[key] = table.take(i)
             info[f"_{key}"] = mask if key not in _RESET_KEYS else self._all
-        info["strategy"], info["_strategy"] = _SLUGS[a], mask
-        info["refused"], info["_refused"] = _IS_REFUSAL[a], mask
+        info["strategy"], info["_strategy"] = _SLUGS.take(a), mask
+        info["refused"], info["_refused"] = _IS_REFUSAL.take(a), mask
         for key, table in self._pair_info.items():
-            info[key], info[f"_{key}"] = table[i, a], mask
+            info[key], info[f"_{key}"] = table.take(pair), mask
         if self._components:
             parts: dict[str, Any] = {}
             for key, table in self._components.items():
-                parts[key], parts[f"_{key}"] = table[i, a], mask
+                parts[key], parts[f"_{key}"] = table.take(pair), mask
             info["reward_components"], info["_reward_components"] = parts, mask
         if prompt_mask is not None:
             for key in _RESET_KEYS:
