@@ -122,3 +122,24 @@ def test_train_with_native_vec_env_gives_the_dummy_vec_env_agent(tmp_path: Path)
     assert results[0].metrics == results[1].metrics
     config = yaml.safe_load((results[1].run_dir / "config.yaml").read_text())
     assert config["run"]["vec_env"] == "native"
+
+
+def test_train_vec_env_kinds(tmp_path: Path) -> None:
+    # auto picks the native vector env; subproc workers (fresh processes) find the plain id
+    for kind, expected in (("auto", "native"), ("subproc", "subproc")):
+        result = train(
+            TrainConfig(
+                reward_model="rule",
+                timesteps=128,
+                n_envs=2,
+                vec_env=kind,
+                log_dir=str(tmp_path / kind),
+                progress_bar=False,
+                eval_freq=0,
+            )
+        )
+        config = yaml.safe_load((result.run_dir / "config.yaml").read_text())
+        assert config["run"]["vec_env"] == expected
+    with pytest.raises(ValueError, match="vec_env must be one of"):
+        train(TrainConfig(vec_env="threads", log_dir=str(tmp_path / "bad")))
+    assert not (tmp_path / "bad").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -22,6 +23,7 @@ __all__ = ["SafetyRLHFEnv"]
 # Per-action constants, so step does table look-ups only.
 _SLUGS = tuple(s.slug for s in Strategy)
 _IS_REFUSAL = tuple(s in REFUSED for s in Strategy)
+_N_ACTIONS = len(Strategy)
 
 
 class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
@@ -210,9 +212,12 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
         return self.tables.observations[i].copy(), info
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        if not self.action_space.contains(action):
+        try:  # ints, NumPy integers and 0-d integer arrays; cheaper than Discrete.contains
+            a = operator.index(action)
+        except TypeError:
+            a = -1
+        if not 0 <= a < _N_ACTIONS:
             raise ValueError(f"action {action!r} is not in {self.action_space}")
-        a = int(action)
         i = self._index
         t = self.tables
         label = self.prompt_set.labels[i]

@@ -53,8 +53,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         choices=VEC_ENVS,
         default=d.vec_env,
         help="how the parallel envs run: dummy (SB3's DummyVecEnv, one env object each), "
-        "subproc (SubprocVecEnv, one process each) or native (the env's own vector env, "
-        f"all in one array call; same results as dummy) (default: {d.vec_env})",
+        "subproc (SubprocVecEnv, one process each), native (the env's own vector env, "
+        "all in one array call; same results as dummy) or auto (native if the env has "
+        f"one, else dummy) (default: {d.vec_env})",
     )
     p.add_argument("--config", default=d.config, help="hyperparameter YAML (rl-zoo3 format)")
     p.add_argument("--log-dir", default=d.log_dir, help=f"runs folder (default: {d.log_dir})")
