@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from safety_rlhf.data.preferences import PreferenceSet, load_shipped_preferences
+from safety_rlhf.data.prompts import load_prompts
 from safety_rlhf.envs.responses import Strategy, render_responses
 from safety_rlhf.reward import make_reward_model
 from safety_rlhf.reward.base import RewardModelError
@@ -196,6 +197,34 @@ def test_numpy_scoring_matches_the_torch_network(
     with torch.no_grad():
         expected = net(torch.from_numpy(features)).numpy()
     np.testing.assert_allclose(trained.forward(features), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_sparse_scoring_matches_the_dense_forward(
+    trained: BradleyTerryRewardModel, heldout_pairs: PreferenceSet
+) -> None:
+    # hashing features are scored through a sparse first layer; same scores as dense
+    assert hasattr(trained.encoder, "encode_sparse")
+    features = pair_features(trained.encoder, heldout_pairs.prompts, heldout_pairs.chosen)
+    dense = trained.forward(features)
+    sparse = trained._score(list(heldout_pairs.prompts), list(heldout_pairs.chosen))
+    np.testing.assert_allclose(sparse, dense, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(("dim", "ngram_range"), [(1024, (1, 2)), (64, (1, 3)), (32, (2, 2))])
+def test_hashing_encoder_equals_scikit_learns_hashing_vectorizer(
+    dim: int, ngram_range: tuple[int, int]
+) -> None:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    texts = load_prompts(None, split="test").prompts
+    texts += [r for p in texts[:100] for r in render_responses(p)]
+    texts += ["", "a", "Ünïcode wörds ÀB 12 x_y", "it's   don't  e-mail", "the the the"]
+    reference = HashingVectorizer(
+        n_features=dim, ngram_range=ngram_range, alternate_sign=False, norm="l2",
+        dtype=np.float32,
+    ).transform(texts)  # fmt: skip
+    encoder = make_encoder("hashing", dim=dim, ngram_range=ngram_range)
+    np.testing.assert_array_equal(encoder.encode(texts), reference.toarray())
 
 
 def test_checkpoint_whose_weights_do_not_fit_is_refused(

@@ -272,21 +272,44 @@ class BradleyTerryRewardModel(RewardModel):
 
     def forward(self, features: np.ndarray) -> np.ndarray:
         """The MLP on float32 pair features ``(n, input_dim)``: one reward per row."""
-        h = features
-        last = len(self._layers) - 1
-        for i, (w_t, b) in enumerate(self._layers):
+        w_t, b = self._layers[0]
+        return self._head(features @ w_t + b)
+
+    def _head(self, h: np.ndarray) -> np.ndarray:
+        """The MLP from the first layer's pre-activation ``h`` on."""
+        for w_t, b in self._layers[1:]:
+            np.maximum(h, 0.0, out=h)
             h = h @ w_t + b
-            if i < last:
-                np.maximum(h, 0.0, out=h)
         return h[:, 0]
 
     def _score(self, prompts: list[str], responses: list[str], **columns: Any) -> np.ndarray:
         out = np.empty(len(prompts), dtype=np.float32)
+        sparse = hasattr(self.encoder, "encode_sparse")
         for start in range(0, len(prompts), self.batch_size):
             stop = start + self.batch_size
-            features = pair_features(self.encoder, prompts[start:stop], responses[start:stop])
-            out[start : start + len(features)] = self.forward(features)
+            if sparse:
+                scores = self._score_sparse(prompts[start:stop], responses[start:stop])
+            else:
+                features = pair_features(self.encoder, prompts[start:stop], responses[start:stop])
+                scores = self.forward(features)
+            out[start : start + len(scores)] = scores
         return out
+
+    def _score_sparse(self, prompts: list[str], responses: list[str]) -> np.ndarray:
+        """:meth:`forward` for encoders with sparse output (``hashing``): the first layer
+        multiplies only the non-zero features (about 1 in 40), and each distinct text is
+        encoded once."""
+        stripped = [strip_restatement(p, r) for p, r in zip(prompts, responses, strict=True)]
+        w_t, b = self._layers[0]
+        dim = self.encoder.dim
+        encode = self.encoder.encode_sparse  # type: ignore[attr-defined]
+        h = b.astype(np.float32)
+        for texts, weights in ((prompts, w_t[:dim]), (stripped, w_t[dim:])):
+            # the first layer of each distinct text, then one row per pair
+            unique = {t: i for i, t in enumerate(dict.fromkeys(texts))}
+            layer = np.asarray(encode(list(unique)) @ weights, dtype=np.float32)
+            h = h + layer[np.fromiter(map(unique.__getitem__, texts), np.int64, len(texts))]
+        return self._head(h)
 
     @property
     def identity(self) -> str:

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from safety_rlhf.files import atomic_write_bytes
+from safety_rlhf.reward.hashing import NgramHasher
 
 __all__ = ["HashingEncoder", "MiniLMEncoder", "TextEncoder", "cache_dir", "make_encoder"]
 
@@ -62,6 +63,10 @@ class TextEncoder(ABC):
         encodings), or ``None`` (the default, for encoders this package does not know):
         never cached on disk."""
         return None
+
+
+#: One hasher (and its n-gram memo) per (dim, ngram_range), shared by all encoders.
+_HASHERS: dict[tuple[int, int, int], NgramHasher] = {}
 
 
 class HashingEncoder(TextEncoder):
@@ -114,10 +119,20 @@ class HashingEncoder(TextEncoder):
     def high(self) -> float:
         return 1.0
 
+    def encode_sparse(self, texts: Sequence[str]) -> Any:
+        """:meth:`encode` as a SciPy CSR matrix (most entries are 0), made by
+        :class:`~safety_rlhf.reward.hashing.NgramHasher`: the same matrix as
+        scikit-learn's ``HashingVectorizer.transform``, about 4x faster."""
+        key = (self.dim, *self.ngram_range)
+        hasher = _HASHERS.get(key)
+        if hasher is None:
+            hasher = _HASHERS[key] = NgramHasher(self.dim, self.ngram_range)
+        return hasher.transform(texts)
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not len(texts):
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self.vectorizer.transform(list(texts)).toarray().astype(np.float32, copy=False)
+        return self.encode_sparse(texts).toarray()
 
     def config(self) -> dict[str, Any]:
         return {"name": self.name, "dim": self.dim, "ngram_range": list(self.ngram_range)}
