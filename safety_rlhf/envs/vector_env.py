@@ -19,6 +19,8 @@ __all__ = ["SafetyRLHFVectorEnv"]
 _SLUGS = np.array([s.slug for s in Strategy], dtype=object)
 _IS_REFUSAL = np.array([s in REFUSED for s in Strategy], dtype=bool)
 _RESET_KEYS = ("prompt_id", "prompt", "category")
+_TEXT_KEYS = ("prompt_id", "prompt", "category", "subtype", "label", "response", "is_success")
+_NUMBER_KEYS = ("cost", "gold_reward", "proxy_reward", "log_pi_ref")
 
 
 def _parse_mode(value: str | AutoresetMode) -> AutoresetMode:
@@ -142,18 +144,23 @@ class SafetyRLHFVectorEnv(VectorEnv):
             "subtype": np.array(ps.subtypes, dtype=object),
             "label": np.array(ps.labels, dtype=object),
         }
+        # Every per-step info value, one row per (prompt, action), so that a step gathers
+        # all text values with one take and all numbers with another (the info keys are
+        # column views of those two blocks).
+        n_pairs = len(ps) * len(Strategy)
         success = np.empty(t.success.shape, dtype=object)
         for (i, a), value in np.ndenumerate(t.success):
             success[i, a] = None if ps.labels[i] is None else bool(value)
-        self._pair_info = {
-            "response": np.array(t.responses, dtype=object).ravel(),
-            "cost": t.cost.astype(np.float64).ravel(),
-            "gold_reward": t.gold_reward.astype(np.float64).ravel(),
-            "proxy_reward": t.proxy_reward.astype(np.float64).ravel(),
-            "log_pi_ref": t.log_ref.astype(np.float64).ravel(),
-            "is_success": success.ravel(),
-        }
-        self._components = {k: v.astype(np.float64).ravel() for k, v in t.components.items()}
+        texts = np.empty((n_pairs, len(_TEXT_KEYS)), dtype=object)
+        for col, key in enumerate(_TEXT_KEYS):
+            if key in self._prompt_info:
+                texts[:, col] = np.repeat(self._prompt_info[key], len(Strategy))
+        texts[:, _TEXT_KEYS.index("response")] = np.array(t.responses, dtype=object).ravel()
+        texts[:, _TEXT_KEYS.index("is_success")] = success.ravel()
+        self._texts = texts
+        self._component_names = list(t.components)
+        columns = [t.cost, t.gold_reward, t.proxy_reward, t.log_ref, *t.components.values()]
+        self._numbers = np.stack([c.astype(np.float64).ravel() for c in columns], axis=1)
 
         self._stream = BatchPromptStream(
             self.n_prompts, [seeding.np_random(None)[0] for _ in range(self.num_envs)]
@@ -307,18 +314,21 @@ class SafetyRLHFVectorEnv(VectorEnv):
             info.update({f"_{key}": self._all for key in _RESET_KEYS})
             return info
         info: dict[str, Any] = {}
-        for key, table in self._prompt_info.items():
-            info[key] = table.take(i)
-            info[f"_{key}"] = mask if key not in _RESET_KEYS else self._all
+        texts = self._texts.take(pair, axis=0)
+        for col, key in enumerate(_TEXT_KEYS):
+            info[key], info[f"_{key}"] = texts[:, col], mask
         info["strategy"], info["_strategy"] = _SLUGS.take(a), mask
         info["refused"], info["_refused"] = _IS_REFUSAL.take(a), mask
-        for key, table in self._pair_info.items():
-            info[key], info[f"_{key}"] = table.take(pair), mask
-        if self._components:
+        numbers = self._numbers.take(pair, axis=0)
+        for col, key in enumerate(_NUMBER_KEYS):
+            info[key], info[f"_{key}"] = numbers[:, col], mask
+        if self._component_names:
             parts: dict[str, Any] = {}
-            for key, table in self._components.items():
-                parts[key], parts[f"_{key}"] = table.take(pair), mask
+            for col, key in enumerate(self._component_names, start=len(_NUMBER_KEYS)):
+                parts[key], parts[f"_{key}"] = numbers[:, col], mask
             info["reward_components"], info["_reward_components"] = parts, mask
+        for key in _RESET_KEYS:  # in a resetting sub-env's info too (its new prompt)
+            info[f"_{key}"] = self._all
         if prompt_mask is not None:
             for key in _RESET_KEYS:
                 info[f"_{key}"] = prompt_mask
