@@ -17,6 +17,11 @@ The vec env is built (not timed) in one of two ways (``--vec-env``, default both
   Until that module exists the row says so and is skipped. If the adapter does not take
   CartPole, the row's ratio is against CartPole on ``dummy``.
 
+A third env isolates the observation's width: ``CartPole-v1`` with its 4 features
+zero-padded to ``SafetyRLHF-v0``'s 1,024 (``CartPole-padded``), so the network's first layer
+is the same size. Each row also gives the share of wall time spent inside the vec env's
+``step``/``reset`` (the env's own cost; the rest is the agent).
+
 After a warm-up (a throwaway PPO learning one rollout on the same env),
 ``PPO("MlpPolicy", env, seed=0, **settings).learn(total_timesteps=--timesteps)`` is timed;
 fps = steps learned (``model.num_timesteps``, a whole number of rollouts) / seconds, the
@@ -35,17 +40,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import gymnasium as gym
+import numpy as np
 import torch
 from _common import fmt_int, fmt_ratio, machine_line, markdown_table, median
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 import safety_rlhf  # noqa: F401  (registers SafetyRLHF-v0)
 from safety_rlhf.agents.algorithms import RUN_KEYS, load_hyperparams
 
 OURS = "SafetyRLHF-v0"
 BASELINE = "CartPole-v1"
+PADDED = "CartPole-padded"
 VEC_ENVS = ("dummy", "native")
 
 
@@ -62,15 +70,55 @@ def vec_env_factory(kind: str) -> Callable[[str, int, int], VecEnv]:
     return lambda env_id, n, seed: make_native_vec_env(env_id, n, seed, env_kwargs)
 
 
+class TimedVecEnv(VecEnvWrapper):
+    """Adds up the seconds spent in the wrapped vec env's ``reset`` and ``step``."""
+
+    def __init__(self, venv: VecEnv) -> None:
+        super().__init__(venv)
+        self.seconds = 0.0
+
+    def reset(self) -> Any:
+        start = time.perf_counter()
+        obs = self.venv.reset()
+        self.seconds += time.perf_counter() - start
+        return obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        start = time.perf_counter()
+        self.venv.step_async(actions)
+        self.seconds += time.perf_counter() - start
+
+    def step_wait(self) -> Any:
+        start = time.perf_counter()
+        out = self.venv.step_wait()
+        self.seconds += time.perf_counter() - start
+        return out
+
+
+def padded_cartpole(dim: int) -> Callable[[gym.Env], gym.Env]:
+    """A wrapper class-like factory: CartPole's observation zero-padded to ``dim``."""
+
+    def wrap(env: gym.Env) -> gym.Env:
+        space = gym.spaces.Box(-np.inf, np.inf, (dim,), np.float32)
+        pad = dim - env.observation_space.shape[0]
+        return gym.wrappers.TransformObservation(
+            env, lambda obs: np.pad(obs.astype(np.float32), (0, pad)), space
+        )
+
+    return wrap
+
+
 def time_learn(
     env: VecEnv, policy: str, algo_kwargs: dict[str, Any], timesteps: int, seed: int
-) -> float:
-    """Frames per second of a fresh PPO's ``learn(timesteps)`` on ``env``."""
-    model = PPO(policy, env, seed=seed, verbose=0, device="cpu", **algo_kwargs)
+) -> tuple[float, float]:
+    """(frames per second, share of the time inside the env) of a fresh PPO's
+    ``learn(timesteps)`` on ``env``."""
+    timed = TimedVecEnv(env)
+    model = PPO(policy, timed, seed=seed, verbose=0, device="cpu", **algo_kwargs)
     start = time.perf_counter()
     model.learn(total_timesteps=timesteps)
     seconds = time.perf_counter() - start
-    return model.num_timesteps / seconds
+    return model.num_timesteps / seconds, timed.seconds / seconds
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -89,16 +137,26 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
 
     fps: dict[tuple[str, str], float | None] = {}
+    share: dict[tuple[str, str], float] = {}
     notes: list[str] = []
+    obs_dim = int(gym.make(OURS).observation_space.shape[0])
     for kind in args.vec_env:
         try:
             make = vec_env_factory(kind)
         except ImportError as exc:
             notes.append(f"{kind}: skipped, the adapter is not available ({exc})")
             continue
-        for env_id in (OURS, BASELINE):
+        for env_id in (OURS, BASELINE, PADDED):
             try:
-                env = make(env_id, n_envs, args.seed)
+                if env_id == PADDED:
+                    if kind != "dummy":
+                        continue
+                    env = make_vec_env(
+                        BASELINE, n_envs=n_envs, seed=args.seed,
+                        wrapper_class=padded_cartpole(obs_dim),
+                    )  # fmt: skip
+                else:
+                    env = make(env_id, n_envs, args.seed)
             except Exception as exc:  # e.g. the native adapter takes SafetyRLHF envs only
                 why = f"{type(exc).__name__}: {exc}"
                 if env_id == BASELINE and kind != "dummy":
@@ -114,24 +172,36 @@ def main(argv: list[str] | None = None) -> None:
                 ]
             finally:
                 env.close()
-            fps[kind, env_id] = median(runs)
+            fps[kind, env_id] = median([f for f, _ in runs])
+            share[kind, env_id] = median([s for _, s in runs])
+
+    def cell(kind: str, env_id: str) -> str:
+        value = fps.get((kind, env_id))
+        if value is None:
+            return "n/a"
+        return f"{fmt_int(value)} ({100 * share[kind, env_id]:.0f}% in env)"
 
     rows = []
     for kind in args.vec_env:
         if (kind, OURS) not in fps:
-            rows.append([kind, "skipped", "skipped", "n/a"])
+            rows.append([kind, "skipped", "skipped", "skipped", "n/a", "n/a"])
             continue
-        ours, base = fps[kind, OURS], fps.get((kind, BASELINE))
-        ratio = fmt_ratio(ours, base)
-        if base is None and fps.get(("dummy", BASELINE)) is not None:
-            ratio = fmt_ratio(ours, fps["dummy", BASELINE]) + " (vs dummy)"
-        rows.append([kind, fmt_int(ours), fmt_int(base), ratio])
+        ours = fps[kind, OURS]
+        ratios = []
+        for env_id in (BASELINE, PADDED):
+            base, note = fps.get((kind, env_id)), ""
+            if base is None and fps.get(("dummy", env_id)) is not None:
+                base, note = fps["dummy", env_id], " (vs dummy)"
+            ratios.append(fmt_ratio(ours, base) + note)
+        rows.append([kind, cell(kind, OURS), cell(kind, BASELINE), cell(kind, PADDED), *ratios])
 
     print(
         f"## PPO training fps ({args.timesteps:,} steps, {n_envs} envs, shipped PPO settings, "
         f"1 torch thread, median of {args.repeats})\n"
     )
-    print(markdown_table(["vec env", OURS, BASELINE, "ours/CartPole"], rows))
+    headers = ["vec env", OURS, BASELINE, PADDED, "ours/CartPole", "ours/CartPole-padded"]
+    print(markdown_table(headers, rows))
+    print(f"\n{PADDED}: {BASELINE} with its observation zero-padded to {obs_dim} features.")
     for note in notes:
         print(f"\n{note}")
     print(f"\n{machine_line()}")

@@ -129,13 +129,23 @@ class NativeVecEnv(VecEnv):
 def _rows(info: dict[str, Any], n: int) -> list[dict[str, Any]]:
     """A Gymnasium vector ``info`` (dict of arrays with ``_key`` masks) as SB3's list of
     per-worker dicts, with Python values as a single env returns them."""
-    rows: list[dict[str, Any]] = [{} for _ in range(n)]
+    keys: list[str] = []
+    columns: list[list[Any]] = []
+    partial: list[tuple[str, list[Any], list[int]]] = []
     for key, value in info.items():
         if key.startswith("_"):
             continue
         mask = info.get(f"_{key}")
         column = _rows(value, n) if isinstance(value, dict) else value.tolist()
-        present = range(n) if mask is None or mask.all() else np.flatnonzero(mask).tolist()
+        if mask is None or mask.all():
+            keys.append(key)
+            columns.append(column)
+        else:
+            partial.append((key, column, np.flatnonzero(mask).tolist()))
+    rows = [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
+    if not keys:
+        rows = [{} for _ in range(n)]
+    for key, column, present in partial:
         for row in present:
             rows[row][key] = column[row]
     return rows
