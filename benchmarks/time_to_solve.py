@@ -87,17 +87,17 @@ def run_seed(
     eval_every: int,
     threshold: float,
     early_stop: bool,
+    env_kwargs: dict[str, Any],
 ) -> SeedResult:
     """Train one seed with the ``safety-rlhf train`` defaults; evaluate every ``eval_every``."""
     import torch
     from stable_baselines3.common.callbacks import BaseCallback
-    from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.utils import set_random_seed
 
     import safety_rlhf  # noqa: F401  (registers SafetyRLHF-v0)
     from safety_rlhf.agents.algorithms import get_algorithm
     from safety_rlhf.experiments.evaluation import evaluate_policy_on_prompts, make_strategy_env
-    from safety_rlhf.experiments.train import TrainConfig, resolve
+    from safety_rlhf.experiments.train import TrainConfig, make_train_vec_env, resolve
 
     torch.set_num_threads(1)
     result = SeedResult(seed)
@@ -105,13 +105,11 @@ def run_seed(
     cfg = TrainConfig(seed=seed, progress_bar=False)
     run, algo_kwargs = resolve(cfg)
     set_random_seed(seed)
-    vec_env = make_vec_env(
-        cfg.env, n_envs=run["n_envs"], seed=seed, env_kwargs={"render_mode": None}
-    )
+    vec_env = make_train_vec_env(run["vec_env"], cfg.env, run["n_envs"], seed, env_kwargs)
     model = get_algorithm(cfg.algo)(
         run["policy"], vec_env, seed=seed, device=cfg.device, verbose=0, **algo_kwargs
     )
-    eval_envs = {s: make_strategy_env(cfg.env, split=s) for s in splits}
+    eval_envs = {s: make_strategy_env(cfg.env, split=s, **env_kwargs) for s in splits}
     result.setup_seconds = time.perf_counter() - start
 
     class SolveCallback(BaseCallback):
@@ -165,8 +163,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--no-early-stop", action="store_true", help="train the full budget even once solved"
     )
+    parser.add_argument(
+        "--encoder",
+        default=None,
+        help="observation encoder of the env (default: the env's, hashing); e.g. minilm",
+    )
     args = parser.parse_args(argv)
     splits = SPLITS[args.split]
+    env_kwargs: dict[str, Any] = {} if args.encoder is None else {"encoder": args.encoder}
 
     wall = time.perf_counter()
     context = multiprocessing.get_context("spawn")
@@ -180,6 +184,7 @@ def main(argv: list[str] | None = None) -> None:
                 args.eval_every,
                 args.threshold,
                 not args.no_early_stop,
+                env_kwargs,
             )
             for seed in range(args.seeds)
         ]
@@ -213,6 +218,7 @@ def main(argv: list[str] | None = None) -> None:
             )
     print(
         f"## Time to gold success >= {args.threshold} (PPO defaults, learned reward, "
+        f"{args.encoder or 'hashing'} observations, "
         f"budget {args.max_steps:,} steps, evaluation every {args.eval_every:,})\n"
     )
     print(
