@@ -8,7 +8,11 @@ Measures three reward models built with ``safety_rlhf.reward.make_reward_model``
   dir, loaded back with ``make_reward_model("bradley-terry:DIR")``; training is not timed);
 - ``learned``: the shipped Bradley-Terry model on MiniLM sentence embeddings,
 
-each at batch sizes 1 and 256 (``--batch-sizes``), as ``model.score(prompts, responses)``.
+each at batch sizes 1 and 256 (``--batch-sizes``), as ``model.score(prompts, responses)``,
+on two kinds of text (``--text``): ``new words`` (below) and ``corpus``, the shipped
+prompts and their rendered responses with the in-process score cache emptied before every
+call (the vocabulary is then known, as when an env scores its tables; not run for
+``learned``, whose in-memory embedding memo would serve the repeated prompts).
 
 Every timed call sees (prompt, response) pairs never scored before: the prompts are the
 shipped train prompts with a unique counter appended (one fresh prompt per pair), the
@@ -128,9 +132,30 @@ class FreshPairs:
         return prompts, responses
 
 
+class CorpusPairs:
+    """Yields batches of (prompt, response) pairs of the shipped corpus (every split, every
+    strategy), in a seeded random order, and empties the in-process score cache before each
+    batch: scores are computed afresh, but the words are the corpus's (already seen once
+    the first batches went through), as when an env scores its prompt tables."""
+
+    def __init__(self, seed: int) -> None:
+        prompts = [p for s in ("train", "test", "jailbreak") for p in load_prompts(None, s).prompts]
+        pairs = [(p, r) for p in prompts for r in render_responses(p)]
+        order = np.random.default_rng(seed).permutation(len(pairs))
+        self.pairs = [pairs[i] for i in order]
+        self.counter = itertools.count()
+
+    def batch(self, size: int) -> tuple[list[str], list[str]]:
+        from safety_rlhf.reward import base
+
+        base._SCORE_CACHE.clear()
+        chosen = [self.pairs[next(self.counter) % len(self.pairs)] for _ in range(size)]
+        return [p for p, _ in chosen], [r for _, r in chosen]
+
+
 def time_cell(
     model: RewardModel,
-    pairs: FreshPairs,
+    pairs: FreshPairs | CorpusPairs,
     batch_size: int,
     min_pairs: int,
     min_seconds: float,
@@ -167,12 +192,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--torch-threads", type=int, default=0, help="torch threads (0: torch's default)"
     )
+    parser.add_argument(
+        "--text",
+        nargs="+",
+        choices=("new-words", "corpus"),
+        default=["new-words", "corpus"],
+        help="new-words: every prompt carries a word never seen before; corpus: the "
+        "shipped prompts and responses, scores not cached (not for learned)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
     if args.torch_threads > 0:
         torch.set_num_threads(args.torch_threads)
-    pairs = FreshPairs(args.seed)
+    sources = {"new words": FreshPairs(args.seed)}
+    if "corpus" in args.text:
+        sources["corpus"] = CorpusPairs(args.seed)
     rows = []
     with tempfile.TemporaryDirectory(prefix="safety-rlhf-bench-bt-") as tmp:
         for name in args.models:
@@ -184,33 +219,37 @@ def main(argv: list[str] | None = None) -> None:
             )
             model = make_reward_model(spec)
             setup = time.perf_counter() - start
-            for b in args.batch_sizes:
-                max_calls = args.max_calls
-                if name == "learned" and b == 1:
-                    max_calls = min(max_calls, args.learned_max_calls)
-                rate, overall, ms, n, calls = time_cell(
-                    model, pairs, b, args.min_pairs, args.min_seconds, max_calls
-                )
-                rows.append(
-                    [
-                        name,
-                        b,
-                        fmt_int(rate),
-                        fmt_int(overall),
-                        fmt_float(ms, 3),
-                        f"{n:,}",
-                        f"{calls:,}",
-                    ]
-                )
-            rows[-len(args.batch_sizes)].append(fmt_float(setup, 1))
-            for row in rows[-len(args.batch_sizes) + 1 :]:
-                row.append("")
+            first = len(rows)
+            for text, pairs in sources.items():
+                if text == "corpus" and name == "learned":
+                    continue  # MiniLM's memo would serve repeated corpus prompts
+                for b in args.batch_sizes:
+                    max_calls = args.max_calls
+                    if name == "learned" and b == 1:
+                        max_calls = min(max_calls, args.learned_max_calls)
+                    rate, overall, ms, n, calls = time_cell(
+                        model, pairs, b, args.min_pairs, args.min_seconds, max_calls
+                    )
+                    rows.append(
+                        [
+                            name,
+                            text,
+                            b,
+                            fmt_int(rate),
+                            fmt_int(overall),
+                            fmt_float(ms, 3),
+                            f"{n:,}",
+                            f"{calls:,}",
+                            fmt_float(setup, 1) if len(rows) == first else "",
+                        ]
+                    )
 
     print("## Reward-model throughput on uncached pairs\n")
     print(
         markdown_table(
             [
                 "model",
+                "text",
                 "batch",
                 "pairs/s (median call)",
                 "pairs/s (overall)",
