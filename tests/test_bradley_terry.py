@@ -156,15 +156,27 @@ def test_checkpoint_round_trip_gives_identical_scores(
     assert loaded.identity == trained.identity  # same weights and encoder: one score cache
 
 
-def test_checkpoint_with_another_encoder_dim_is_refused(
-    trained: BradleyTerryRewardModel, tmp_path: Path
+@pytest.mark.parametrize(
+    ("section", "key", "value", "error"),
+    [
+        ("encoder", "dim", 32, "different encoder dimension"),
+        ("architecture", "hidden", [16], r"ckpt: weights do not fit.*'mlp.0.weight'"),
+    ],
+)
+def test_checkpoint_whose_config_does_not_fit_the_weights_is_refused(
+    trained: BradleyTerryRewardModel,
+    tmp_path: Path,
+    section: str,
+    key: str,
+    value: object,
+    error: str,
 ) -> None:
     folder = save_checkpoint(trained, tmp_path / "ckpt")
     config_path = folder / "config.json"
     config = json.loads(config_path.read_text())
-    config["encoder"]["dim"] = 32
+    config[section][key] = value
     config_path.write_text(json.dumps(config))
-    with pytest.raises(RewardModelError, match="different encoder dimension"):
+    with pytest.raises(RewardModelError, match=error):
         make_reward_model(f"bradley-terry:{folder}")
 
 
@@ -225,18 +237,6 @@ def test_hashing_encoder_equals_scikit_learns_hashing_vectorizer(
     ).transform(texts)  # fmt: skip
     encoder = make_encoder("hashing", dim=dim, ngram_range=ngram_range)
     np.testing.assert_array_equal(encoder.encode(texts), reference.toarray())
-
-
-def test_checkpoint_whose_weights_do_not_fit_is_refused(
-    trained: BradleyTerryRewardModel, tmp_path: Path
-) -> None:
-    folder = save_checkpoint(trained, tmp_path / "ckpt")
-    config_path = folder / "config.json"
-    config = json.loads(config_path.read_text())
-    config["architecture"]["hidden"] = [16]
-    config_path.write_text(json.dumps(config))
-    with pytest.raises(RewardModelError, match=r"ckpt: weights do not fit.*'mlp.0.weight'"):
-        make_reward_model(f"bradley-terry:{folder}")
 
 
 def test_truncated_weights_file_is_a_reward_model_error(

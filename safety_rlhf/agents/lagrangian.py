@@ -154,6 +154,43 @@ class LagrangeMultiplier:
         )
 
 
+class _EpisodeCost:
+    """The penalty of one environment's steps and the running cost of its episode."""
+
+    def __init__(self, multiplier: LagrangeMultiplier, cost_key: str, where: str) -> None:
+        if not isinstance(multiplier, LagrangeMultiplier):
+            raise TypeError(f"multiplier must be a LagrangeMultiplier, got {multiplier!r}")
+        self.multiplier = multiplier
+        self.cost_key = cost_key
+        self.where = where
+        self.reset()
+
+    def reset(self) -> None:
+        self.cost_sum = 0.0
+        self.cost_steps = 0
+
+    def step(self, reward: SupportsFloat, info: dict[str, Any], done: bool) -> float:
+        """The penalised reward; writes the wrapper's entries into ``info``."""
+        if self.cost_key not in info:
+            raise KeyError(
+                f"{self.where} has no {self.cost_key!r} key in its info (has {sorted(info)})"
+            )
+        cost = info[self.cost_key]
+        cost = math.nan if cost is None else float(cost)
+        penalty = 0.0
+        if math.isfinite(cost):
+            penalty = self.multiplier.value * cost
+            self.cost_sum += cost
+            self.cost_steps += 1
+        info["reward_before_penalty"] = float(reward)
+        info["lagrangian_penalty"] = penalty
+        if done:
+            if self.cost_steps:
+                info["episode_cost"] = self.cost_sum / self.cost_steps
+            self.reset()
+        return float(reward) - penalty
+
+
 class LagrangianCostWrapper(gym.Wrapper):
     """Pay ``r - lambda * info[cost_key]`` and report each finished episode's cost.
 
@@ -173,46 +210,28 @@ class LagrangianCostWrapper(gym.Wrapper):
         self, env: gym.Env, multiplier: LagrangeMultiplier, cost_key: str = "cost"
     ) -> None:
         super().__init__(env)
-        if not isinstance(multiplier, LagrangeMultiplier):
-            raise TypeError(f"multiplier must be a LagrangeMultiplier, got {multiplier!r}")
+        self._episode = _EpisodeCost(multiplier, cost_key, "LagrangianCostWrapper: the env")
         self.multiplier = multiplier
         self.cost_key = cost_key
-        self._cost_sum = 0.0
-        self._cost_steps = 0
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-        self._cost_sum = 0.0
-        self._cost_steps = 0
+        self._episode.reset()
         return self.env.reset(**kwargs)
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
-        if self.cost_key not in info:
-            raise KeyError(
-                f"LagrangianCostWrapper: the env's info has no {self.cost_key!r} key "
-                f"(has {sorted(info)})"
-            )
-        cost = info[self.cost_key]
-        cost = math.nan if cost is None else float(cost)
-        penalty = 0.0
-        if math.isfinite(cost):
-            penalty = self.multiplier.value * cost
-            self._cost_sum += cost
-            self._cost_steps += 1
         info = dict(info)
-        info["reward_before_penalty"] = float(reward)
-        info["lagrangian_penalty"] = penalty
-        if (terminated or truncated) and self._cost_steps:
-            info["episode_cost"] = self._cost_sum / self._cost_steps
-        return obs, float(reward) - penalty, terminated, truncated, info
+        reward = self._episode.step(reward, info, terminated or truncated)
+        return obs, reward, terminated, truncated, info
 
 
 class VecLagrangianCostWrapper(VecEnvWrapper):
     """:class:`LagrangianCostWrapper` for a whole ``VecEnv``: the same rewards and ``info``
-    entries, computed in the training process for every worker at once.
+    entries, computed in the training process for every worker.
 
-    It works on any ``VecEnv``, including :class:`~safety_rlhf.agents.native_vec_env.NativeVecEnv`
-    and ``SubprocVecEnv`` (the multiplier stays in this process).
+    It works on any ``VecEnv``, including
+    :class:`~safety_rlhf.agents.native_vec_env.NativeVecEnv` and ``SubprocVecEnv`` (the
+    multiplier stays in this process).
 
     :param venv: a vector env whose per-worker ``info`` carries ``cost_key``.
     :param multiplier: the shared :class:`LagrangeMultiplier`.
@@ -223,42 +242,24 @@ class VecLagrangianCostWrapper(VecEnvWrapper):
         self, venv: VecEnv, multiplier: LagrangeMultiplier, cost_key: str = "cost"
     ) -> None:
         super().__init__(venv)
-        if not isinstance(multiplier, LagrangeMultiplier):
-            raise TypeError(f"multiplier must be a LagrangeMultiplier, got {multiplier!r}")
         self.multiplier = multiplier
         self.cost_key = cost_key
-        self._cost_sum = np.zeros(self.num_envs)
-        self._cost_steps = np.zeros(self.num_envs, dtype=np.int64)
+        self._episodes = [
+            _EpisodeCost(multiplier, cost_key, f"VecLagrangianCostWrapper: worker {i}")
+            for i in range(self.num_envs)
+        ]
 
     def reset(self) -> Any:
-        self._cost_sum[:] = 0.0
-        self._cost_steps[:] = 0
+        for episode in self._episodes:
+            episode.reset()
         return self.venv.reset()
 
     def step_wait(self) -> Any:
         obs, rewards, dones, infos = self.venv.step_wait()
-        for i, info in enumerate(infos):
-            if self.cost_key not in info:
-                raise KeyError(
-                    f"VecLagrangianCostWrapper: worker {i}'s info has no {self.cost_key!r} "
-                    f"key (has {sorted(info)})"
-                )
-            cost = info[self.cost_key]
-            cost = math.nan if cost is None else float(cost)
-            penalty = 0.0
-            if math.isfinite(cost):
-                penalty = self.multiplier.value * cost
-                self._cost_sum[i] += cost
-                self._cost_steps[i] += 1
-            info["reward_before_penalty"] = float(rewards[i])
-            info["lagrangian_penalty"] = penalty
-            # as LagrangianCostWrapper: float64 arithmetic, stored in the float32 buffer
-            rewards[i] = float(rewards[i]) - penalty
-            if dones[i]:
-                if self._cost_steps[i]:
-                    info["episode_cost"] = float(self._cost_sum[i] / self._cost_steps[i])
-                self._cost_sum[i] = 0.0
-                self._cost_steps[i] = 0
+        for i, (episode, info) in enumerate(zip(self._episodes, infos, strict=True)):
+            # float64 arithmetic, stored in the vec env's float32 buffer, as with the
+            # per-env wrapper under DummyVecEnv
+            rewards[i] = episode.step(rewards[i], info, bool(dones[i]))
         return obs, rewards, dones, infos
 
 
