@@ -91,12 +91,14 @@ def test_a_corrupt_entry_is_recomputed(cache: Path, monkeypatch) -> None:
         assert npz["proxy_reward"].shape == (3, 6)
 
 
-def test_cache_off(cache: Path, monkeypatch) -> None:
+def test_cache_off(cache: Path, monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("SAFETY_RLHF_CACHE", "off")
+    monkeypatch.chdir(tmp_path)
     make(CountingModel())
     monkeypatch.setattr("safety_rlhf.reward.base._SCORE_CACHE", {})
     make(CountingModel())
     assert CountingModel.calls == [18, 18]
+    assert not (tmp_path / "off").exists()  # "off" is not a folder name
 
 
 def test_warm_start_imports_neither_torch_nor_sklearn(tmp_path: Path) -> None:

@@ -17,7 +17,8 @@ The key is a SHA-256 over everything the arrays depend on:
 
 Files live in ``cache_dir() / "tables"`` (``$SAFETY_RLHF_CACHE`` or
 ``~/.cache/safety_rlhf``), are written atomically and read with ``allow_pickle=False``.
-Deleting the folder is always safe. ``SAFETY_RLHF_CACHE=off`` turns the cache off.
+Deleting the folder is always safe. ``SAFETY_RLHF_CACHE=off`` turns this cache and the
+MiniLM embedding cache off.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import os
 import zipfile
 from collections.abc import Callable, Iterable
 from functools import cache
@@ -35,17 +35,12 @@ import numpy as np
 
 import safety_rlhf
 from safety_rlhf.files import atomic_write_bytes
-from safety_rlhf.reward.encoders import cache_dir
+from safety_rlhf.reward.encoders import cache_dir, cache_enabled
 
-__all__ = ["code_fingerprint", "load_or_compute", "table_cache_enabled", "text_digest"]
+__all__ = ["code_fingerprint", "load_or_compute", "text_digest"]
 
 #: Bump when the layout of the cached arrays changes.
 TABLES_FORMAT = 1
-
-
-def table_cache_enabled() -> bool:
-    """Whether tables are cached on disk (``SAFETY_RLHF_CACHE=off`` disables it)."""
-    return os.environ.get("SAFETY_RLHF_CACHE", "").lower() not in ("off", "0", "none")
 
 
 @cache
@@ -82,7 +77,7 @@ def load_or_compute(
     :param validate: checks loaded arrays (shapes, dtypes); a failing or unreadable entry is
         recomputed and overwritten.
     """
-    if not table_cache_enabled():
+    if not cache_enabled():
         return compute()
     digest = hashlib.sha256(f"tables-v{TABLES_FORMAT}:{code_fingerprint()}".encode())
     for part in key_parts:

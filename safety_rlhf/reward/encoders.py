@@ -30,7 +30,14 @@ import numpy as np
 from safety_rlhf.files import atomic_write_bytes
 from safety_rlhf.reward.hashing import NgramHasher
 
-__all__ = ["HashingEncoder", "MiniLMEncoder", "TextEncoder", "cache_dir", "make_encoder"]
+__all__ = [
+    "HashingEncoder",
+    "MiniLMEncoder",
+    "TextEncoder",
+    "cache_dir",
+    "cache_enabled",
+    "make_encoder",
+]
 
 
 class TextEncoder(ABC):
@@ -212,7 +219,7 @@ class MiniLMEncoder(TextEncoder):
             digest.update(text.encode())
             digest.update(b"\x00")
         path = cache_dir() / self.name / f"{digest.hexdigest()}.npy"
-        if path.is_file():
+        if cache_enabled() and path.is_file():
             try:
                 cached = np.load(path, allow_pickle=False)
                 if cached.shape == (len(texts), self.dim) and cached.dtype == np.float32:
@@ -229,8 +236,9 @@ class MiniLMEncoder(TextEncoder):
         vectors = np.asarray(vectors, dtype=np.float32)
         buffer = io.BytesIO()
         np.save(buffer, vectors, allow_pickle=False)
-        with contextlib.suppress(OSError):  # a read-only cache folder only costs speed
-            atomic_write_bytes(path, buffer.getvalue())
+        if cache_enabled():
+            with contextlib.suppress(OSError):  # a read-only cache folder only costs speed
+                atomic_write_bytes(path, buffer.getvalue())
         return vectors
 
     def config(self) -> dict[str, Any]:
@@ -252,10 +260,18 @@ def _versioned(config: dict[str, Any], package: str) -> str:
     return json.dumps({**config, package: installed}, sort_keys=True)
 
 
+def cache_enabled() -> bool:
+    """Whether anything is cached on disk: ``SAFETY_RLHF_CACHE=off`` turns it off."""
+    return os.environ.get("SAFETY_RLHF_CACHE", "").lower() not in _OFF
+
+
 def cache_dir() -> Path:
     """Where encodings are cached on disk: ``$SAFETY_RLHF_CACHE`` or ``~/.cache/safety_rlhf``."""
     root = os.environ.get("SAFETY_RLHF_CACHE")
     return Path(root) if root else Path.home() / ".cache" / "safety_rlhf"
+
+
+_OFF = ("off", "0", "none")
 
 
 _ENCODERS: dict[str, type[TextEncoder]] = {"hashing": HashingEncoder, "minilm": MiniLMEncoder}
