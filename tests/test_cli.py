@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gymnasium as gym
 import pytest
+import torch
 import yaml
 from stable_baselines3 import PPO
 
@@ -23,7 +25,14 @@ def test_train_writes_a_complete_run_folder(tmp_path: Path, capsys: pytest.Captu
     (run_dir,) = tmp_path.iterdir()
     assert run_dir.name.startswith("SafetyRLHF-v0__ppo__3__")
     names = {p.name for p in run_dir.iterdir()}
-    assert {"command.txt", "config.yaml", "metrics.json", "model.zip"} <= names
+    assert {"command.txt", "config.yaml", "environment.json", "metrics.json", "model.zip"} <= names
+    environment = json.loads((run_dir / "environment.json").read_text())
+    assert environment["packages"]["gymnasium"] == gym.__version__
+    assert environment["packages"]["torch"].startswith(torch.__version__.split("+")[0])
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                          cwd=Path(__file__).parent)  # fmt: skip
+    if head.returncode == 0:  # running from a git checkout (as in CI)
+        assert environment["git_commit"] == head.stdout.strip()
     assert any(p.name.startswith("events.out.tfevents") for p in run_dir.rglob("*"))
     assert (run_dir / "command.txt").read_text().split() == ["safety-rlhf", *argv]
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
@@ -84,3 +93,21 @@ def test_tensorboard_events_hold_every_safety_scalar(tmp_path: Path) -> None:
     proxy = acc.Scalars("safety/test/proxy_reward")[-1].value
     gold = acc.Scalars("safety/test/gold_reward")[-1].value
     assert proxy != gold
+
+
+def test_same_seed_same_run_in_two_processes(tmp_path: Path) -> None:
+    # A short PPO run, twice, each in a fresh interpreter: identical final metrics.
+    code = (
+        "import sys; from safety_rlhf.experiments.cli import main; "
+        "sys.exit(main(['train', '--reward-model', 'rule', '--timesteps', '512', "
+        "'--seed', '7', '--log-dir', sys.argv[1], '--no-progress-bar']))"
+    )
+    results = []
+    for name in ("first", "second"):
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / name)], check=True,
+                       capture_output=True)  # fmt: skip
+        (run_dir,) = (tmp_path / name).iterdir()
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        metrics.pop("seconds")
+        results.append(metrics)
+    assert results[0] == results[1]

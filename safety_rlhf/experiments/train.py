@@ -1,8 +1,9 @@
 """Train an SB3 agent on a safety-rlhf-gym environment and report gold metrics.
 
 A run folder ``<log_dir>/<env>__<algo>__<seed>__<time>/`` receives the TensorBoard events,
-the saved model (``model.zip``), the resolved configuration (``config.yaml``), the command
-line (``command.txt``) and the final metrics on the train and test splits
+the saved model (``model.zip``), the resolved configuration with the seed (``config.yaml``),
+the command line (``command.txt``), the Python, platform, package versions and git commit
+(``environment.json``) and the final metrics on the train and test splits
 (``metrics.json``).
 """
 
@@ -35,7 +36,7 @@ from safety_rlhf.agents.lagrangian import (
 )
 from safety_rlhf.agents.native_vec_env import make_native_vec_env
 from safety_rlhf.experiments.evaluation import evaluate_policy_on_prompts, make_strategy_env
-from safety_rlhf.experiments.run_files import make_run_dir
+from safety_rlhf.experiments.run_files import make_run_dir, run_environment
 from safety_rlhf.files import atomic_write_text, write_json, write_yaml
 
 __all__ = ["VEC_ENVS", "TrainConfig", "TrainResult", "make_train_vec_env", "train"]
@@ -197,6 +198,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
         run_dir / "config.yaml",
         {"run": {**asdict(cfg), **run}, "algo_kwargs": algo_kwargs, "env_kwargs": env_kwargs},
     )
+    write_json(run_dir / "environment.json", run_environment())
 
     set_random_seed(cfg.seed)
     vec_env = make_train_vec_env(run["vec_env"], cfg.env, run["n_envs"], cfg.seed, env_kwargs)
