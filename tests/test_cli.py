@@ -63,7 +63,7 @@ def test_bad_config_is_reported_with_file_and_key(tmp_path: Path) -> None:
     with pytest.raises(
         ValueError, match=r"bad\.yml: SafetyRLHF-v0: unknown key\(s\) \['learning_rat'\]"
     ):
-        main(["train", "--config", str(bad), "--log-dir", str(tmp_path)])
+        main(["--debug", "train", "--config", str(bad), "--log-dir", str(tmp_path)])
     assert list(tmp_path.iterdir()) == [bad]  # nothing half-written
 
 

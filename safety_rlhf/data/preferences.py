@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from safety_rlhf.data.prompts import PromptFileError, PromptSet, load_corpus
-from safety_rlhf.data.readers import iter_csv, iter_jsonl
+from safety_rlhf.data.readers import check_text, iter_csv, iter_jsonl
 from safety_rlhf.envs.gold import GOLD_REWARD
 from safety_rlhf.envs.responses import Strategy, render_responses
 from safety_rlhf.files import atomic_write_bytes, atomic_write_text
@@ -403,7 +403,7 @@ def _text(row: dict[str, Any], column: str, where: str) -> str:
         raise PreferenceFileError(
             f"{where}: {column!r} column must be a string, got {type(value).__name__}"
         )
-    return value
+    return check_text(value, where, f"the {column!r}", PreferenceFileError)
 
 
 def split_hh_transcript(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from safety_rlhf.data.readers import iter_csv, iter_jsonl
+from safety_rlhf.data.readers import check_text, iter_csv, iter_jsonl
 
 __all__ = [
     "CORPUS_PATH",
@@ -171,6 +171,7 @@ def load_prompt_file(
     categories: list[str] = []
     subtypes: list[str] = []
     has_split = any("split" in row for _, row in rows)
+    first_line: dict[str, int] = {}
     for line, row in rows:
         where = f"{path}:{line}"
         if has_split and split is not None and row.get("split") != split:
@@ -178,17 +179,20 @@ def load_prompt_file(
         text = row.get(prompt_column)
         if not isinstance(text, str) or not text.strip():
             raise PromptFileError(f"{where}: missing or empty {prompt_column!r} column")
-        prompts.append(text)
-        ids.append(str(row.get("id") or f"{path.stem}-{line}"))
+        prompts.append(check_text(text, where, f"the {prompt_column!r}", PromptFileError))
+        prompt_id = str(row.get("id") or f"{path.stem}-{line}")
+        if prompt_id in first_line:
+            raise PromptFileError(
+                f"{where}: duplicate id {prompt_id!r} (first at line {first_line[prompt_id]})"
+            )
+        first_line[prompt_id] = line
+        ids.append(prompt_id)
         labels.append(_map_label(row.get(label_column), label_map, where, label_column))
         categories.append(str(row.get("category") or ""))
         subtypes.append(str(row.get("subtype") or ""))
     if not prompts:
         which = f" with split {split!r}" if has_split and split is not None else ""
         raise PromptFileError(f"{path}: no prompts{which}")
-    duplicate = _first_duplicate(ids)
-    if duplicate is not None:
-        raise PromptFileError(f"{path}: duplicate id {duplicate!r}")
     return PromptSet(prompts, ids, labels, categories, subtypes, source=str(path))
 
 
@@ -209,12 +213,3 @@ def _map_label(
         return key
     hint = "; pass label_map={...} to map your labels" if label_map is None else ""
     raise PromptFileError(f"{where}: {column!r} value {key!r} is not one of {LABELS}{hint}")
-
-
-def _first_duplicate(values: list[str]) -> str | None:
-    seen: set[str] = set()
-    for value in values:
-        if value in seen:
-            return value
-        seen.add(value)
-    return None

@@ -1,7 +1,9 @@
 """Row readers for users' JSONL and CSV files (optionally gzipped), with line numbers.
 
 Both yield ``(line number, row dict)`` and raise the caller's error class with a message
-that starts ``"{path}:{line}: "``, so every malformed row is reported where it is.
+that starts ``"{path}:{line}: "``, so every malformed row is reported where it is, including
+bytes that are not UTF-8. :func:`check_text` refuses texts no model should be fed: longer
+than :data:`MAX_TEXT_CHARS`, or holding control characters.
 """
 
 from __future__ import annotations
@@ -10,11 +12,38 @@ import csv
 import gzip
 import io
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["iter_csv", "iter_jsonl", "open_text"]
+__all__ = ["MAX_TEXT_CHARS", "check_text", "iter_csv", "iter_jsonl", "open_text"]
+
+#: Longest prompt or response accepted from a file, in characters (a 1 MB "prompt" is a
+#: broken file, and no encoder reads that far: MiniLM stops at 256 tokens).
+MAX_TEXT_CHARS = 100_000
+# C0 controls but tab, newline and carriage return; DEL; C1 controls.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def check_text(text: str, where: str, what: str, error: type[Exception]) -> str:
+    """``text`` unchanged, or ``error`` naming ``where`` (``path:line``) and ``what``.
+
+    :raises error: if ``text`` is longer than :data:`MAX_TEXT_CHARS` or holds a control
+        character (tab, newline and carriage return are allowed).
+    """
+    if len(text) > MAX_TEXT_CHARS:
+        raise error(
+            f"{where}: {what} has {len(text):,} characters, more than the {MAX_TEXT_CHARS:,} "
+            "allowed"
+        )
+    bad = _CONTROL.search(text)
+    if bad is not None:
+        raise error(
+            f"{where}: {what} holds control character U+{ord(bad.group()):04X} at "
+            f"position {bad.start()}"
+        )
+    return text
 
 
 def open_text(path: Path) -> io.TextIOBase:
@@ -29,17 +58,16 @@ def iter_jsonl(path: Path, error: type[Exception]) -> Iterator[tuple[int, dict[s
 
     :raises error: for a line that is not JSON or not a JSON object.
     """
-    with open_text(path) as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise error(f"{path}:{line_no}: invalid JSON: {exc.msg}") from exc
-            if not isinstance(row, dict):
-                raise error(f"{path}:{line_no}: expected a JSON object per line")
-            yield line_no, row
+    for line_no, line in _lines(path, error):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise error(f"{path}:{line_no}: invalid JSON: {exc.msg}") from exc
+        if not isinstance(row, dict):
+            raise error(f"{path}:{line_no}: expected a JSON object per line")
+        yield line_no, row
 
 
 def iter_csv(path: Path, error: type[Exception]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -47,12 +75,32 @@ def iter_csv(path: Path, error: type[Exception]) -> Iterator[tuple[int, dict[str
 
     :raises error: for a file without a header, or a row with more fields than the header.
     """
-    with open_text(path) as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames is None:
-            raise error(f"{path}:1: empty CSV file (no header row)")
-        for row in reader:
-            # reader.line_num is the physical line the row ended on (1 = header).
-            if None in row:
-                raise error(f"{path}:{reader.line_num}: more fields than the header")
-            yield reader.line_num, row
+    reader = csv.DictReader(line for _, line in _lines(path, error))
+    if reader.fieldnames is None:
+        raise error(f"{path}:1: empty CSV file (no header row)")
+    for row in reader:
+        # reader.line_num is the physical line the row ended on (1 = header).
+        if None in row:
+            raise error(f"{path}:{reader.line_num}: more fields than the header")
+        yield reader.line_num, row
+
+
+def _lines(path: Path, error: type[Exception]) -> Iterable[tuple[int, str]]:
+    """``(line number, line)`` of a text file; bytes that are not UTF-8 raise ``error``
+    naming the line they are on."""
+    try:
+        with open_text(path) as f:
+            yield from enumerate(f, start=1)
+    except UnicodeDecodeError as exc:
+        # The decoder reads ahead, so find the bad byte's line in the raw bytes.
+        gz = path.suffix.lower() == ".gz"
+        raw = gzip.decompress(path.read_bytes()) if gz else path.read_bytes()
+        try:
+            raw.decode("utf-8")
+            start = 0  # not reached: the file did not decode
+        except UnicodeDecodeError as located:
+            start = located.start
+        line = raw[:start].count(b"\n") + 1
+        raise error(
+            f"{path}:{line}: not UTF-8 text (byte 0x{raw[start]:02x}); save the file as UTF-8"
+        ) from exc

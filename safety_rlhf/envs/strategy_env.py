@@ -183,7 +183,7 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
             dtype=np.float32,
         )
         self.action_space = spaces.Discrete(len(Strategy))
-        self._index = 0
+        self._index = -1  # no prompt before the first reset
         self._last: dict[str, Any] | None = None
         self._stream = PromptStream(self.n_prompts)
 
@@ -218,6 +218,8 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
             a = -1
         if not 0 <= a < _N_ACTIONS:
             raise ValueError(f"action {action!r} is not in {self.action_space}")
+        if self._index < 0:
+            raise RuntimeError(f"{type(self).__name__}: call reset() before step()")
         i = self._index
         t = self.tables
         label = self.prompt_set.labels[i]
@@ -254,6 +256,8 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
                 f"render_mode={self.render_mode!r} is not supported by {type(self).__name__}; "
                 f"use one of {self.metadata['render_modes']}"
             )
+        if self._index < 0:
+            return "No prompt yet: call reset().\n"
         if self._last is None:
             return f"Prompt: {self.prompt_set.prompts[self._index]}\n"
         last = self._last

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from safety_rlhf.experiments.benchmark import add_benchmark_parser
+from safety_rlhf.experiments.cli_errors import reported
 from safety_rlhf.experiments.evaluate import add_evaluate_parser
 from safety_rlhf.experiments.reproduce import add_reproduce_parser
 from safety_rlhf.experiments.reward_model_cli import add_reward_model_parser
@@ -76,6 +77,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_train)
 
 
+@reported("train")
 def _run_train(args: argparse.Namespace) -> int:
     from safety_rlhf.experiments.train import TrainConfig, train
 
@@ -122,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="The prompt/response safety task of RLHF as Gymnasium environments.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_train(sub)
     add_reward_model_parser(sub)

@@ -1,4 +1,5 @@
-"""How subcommands report bad input: one line on stderr and exit status 2, no traceback."""
+"""How subcommands report bad input: one line on stderr and exit status 2, no traceback
+(``safety-rlhf --debug COMMAND`` shows it)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ Handler = Callable[[argparse.Namespace], int]
 def reported(command: str | Callable[[argparse.Namespace], str]) -> Callable[[Handler], Handler]:
     """Decorate a subcommand handler so ``ValueError`` / ``OSError`` (which include
     ``PromptFileError`` and ``RewardModelError``) print ``safety-rlhf COMMAND: error: ...``
-    and return 2.
+    and return 2; with ``--debug`` (``args.debug``) the exception propagates, traceback and all.
 
     :param command: the command name, or a function of the parsed arguments giving it.
     """
@@ -26,6 +27,8 @@ def reported(command: str | Callable[[argparse.Namespace], str]) -> Callable[[Ha
             try:
                 return func(args)
             except (ValueError, OSError) as exc:
+                if getattr(args, "debug", False):
+                    raise
                 name = command(args) if callable(command) else command
                 print(f"safety-rlhf {name}: error: {exc}", file=sys.stderr)
                 return 2

@@ -9,6 +9,7 @@ the command line (``command.txt``), the Python, platform, package versions and g
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 import shlex
@@ -159,11 +160,22 @@ def make_train_vec_env(
 
 def resolve(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     """Resolve the YAML defaults and the overrides into (run settings, algorithm kwargs)."""
+    for name in ("timesteps", "n_envs"):
+        value = getattr(cfg, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):  # fmt: skip
+            raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+    try:
+        _spec(cfg.env)
+    except (gym.error.Error, ImportError) as exc:
+        raise ValueError(f"unknown env id {cfg.env!r}: {exc}") from exc
     hyper = load_hyperparams(cfg.algo, cfg.env, cfg.config)
     cls = get_algorithm(cfg.algo)
     run = {
-        "n_envs": int(cfg.n_envs or hyper.get("n_envs", 1)),
-        "n_timesteps": int(cfg.timesteps or hyper.get("n_timesteps", 50_000)),
+        "n_envs": int(cfg.n_envs if cfg.n_envs is not None else hyper.get("n_envs", 1)),
+        "n_timesteps": int(
+            cfg.timesteps if cfg.timesteps is not None else hyper.get("n_timesteps", 50_000)
+        ),
         "policy": hyper.get("policy", "MlpPolicy"),
     }
     run["vec_env"] = resolve_vec_env(cfg.vec_env, cfg.env)
@@ -191,7 +203,23 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
     multiplier = None  # checked before the run folder is made
     if cfg.cost_limit is not None:
         multiplier = LagrangeMultiplier(cfg.cost_limit, lr=cfg.lagrange_lr, init=cfg.lagrange_init)
+    set_random_seed(cfg.seed)
+    vec_env = make_train_vec_env(run["vec_env"], cfg.env, run["n_envs"], cfg.seed, env_kwargs)
+    if multiplier is not None:
+        vec_env = VecLagrangianCostWrapper(vec_env, multiplier)
+    cls = get_algorithm(cfg.algo)
+    try:  # SB3 checks the hyperparameters' values and types here (asserts and TypeErrors)
+        # a copy: SB3 edits some in place (A2C puts its optimizer class in policy_kwargs)
+        kwargs = copy.deepcopy(algo_kwargs)
+        model = cls(run["policy"], vec_env, seed=cfg.seed, device=cfg.device, verbose=0, **kwargs)
+    except (AssertionError, TypeError, ValueError) as exc:
+        vec_env.close()
+        source = cfg.config or f"the shipped {cfg.algo}.yml"
+        raise ValueError(f"{source}: {cls.__name__} refused the hyperparameters: {exc}") from exc
+
+    # Only now, with everything checked, the run folder.
     run_dir = make_run_dir(cfg.log_dir, cfg.env, cfg.algo, cfg.seed)
+    model.tensorboard_log = str(run_dir)
     command = shlex.join(["safety-rlhf", *(sys.argv[1:] if argv is None else argv)])
     atomic_write_text(run_dir / "command.txt", command + "\n")
     write_yaml(
@@ -199,21 +227,6 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
         {"run": {**asdict(cfg), **run}, "algo_kwargs": algo_kwargs, "env_kwargs": env_kwargs},
     )
     write_json(run_dir / "environment.json", run_environment())
-
-    set_random_seed(cfg.seed)
-    vec_env = make_train_vec_env(run["vec_env"], cfg.env, run["n_envs"], cfg.seed, env_kwargs)
-    if multiplier is not None:
-        vec_env = VecLagrangianCostWrapper(vec_env, multiplier)
-    cls = get_algorithm(cfg.algo)
-    model = cls(
-        run["policy"],
-        vec_env,
-        seed=cfg.seed,
-        device=cfg.device,
-        tensorboard_log=str(run_dir),
-        verbose=0,
-        **algo_kwargs,
-    )
     test_env = make_strategy_env(cfg.env, split="test", **env_kwargs)
     callback = SafetyMetricsCallback(
         eval_env=test_env,

@@ -86,8 +86,20 @@ class RewardModel(ABC):
                 )
         if self.reads_gold_columns or not self.cache_scores:
             passed = dict(columns) if self.reads_gold_columns else {}
-            return self._check_output(self._score(prompts, responses, **passed), prompts, responses)
+            return self._check_output(self._call(prompts, responses, passed), prompts, responses)
         return self._score_cached(prompts, responses)
+
+    def _call(self, prompts: list[str], responses: list[str], columns: dict[str, Any]) -> Any:
+        """:meth:`_score`, with any failure reported as a :class:`RewardModelError` that
+        names the model (the original exception is chained)."""
+        try:
+            return self._score(prompts, responses, **columns)
+        except RewardModelError:
+            raise
+        except Exception as exc:
+            raise RewardModelError(
+                f"{self!r} failed on {len(prompts)} pair(s) with {type(exc).__name__}: {exc}"
+            ) from exc
 
     def _score_cached(self, prompts: list[str], responses: list[str]) -> np.ndarray:
         cache = _SCORE_CACHE.setdefault(self.identity, {})
@@ -96,7 +108,9 @@ class RewardModel(ABC):
         if missing:
             m_prompts = [p for p, _ in missing]
             m_responses = [r for _, r in missing]
-            scores = self._check_output(self._score(m_prompts, m_responses), m_prompts, m_responses)
+            scores = self._check_output(
+                self._call(m_prompts, m_responses, {}), m_prompts, m_responses
+            )
             if sum(len(c) for c in _SCORE_CACHE.values()) + len(missing) > _SCORE_CACHE_LIMIT:
                 for other in _SCORE_CACHE.values():
                     other.clear()

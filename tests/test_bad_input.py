@@ -1,0 +1,236 @@
+"""Bad input, one row each: the error type, and a message naming what is wrong and where.
+
+Every row makes its own bad file, spec or call in ``tmp_path`` and checks that the failure
+is one of the package's documented errors (never a bare ``KeyError``, ``UnicodeDecodeError``
+or assertion from a library), with the file and line, argument or model in the message.
+The command-line rows also check exit status 2, one ``error:`` line on stderr without a
+traceback (unless ``--debug``), and that no run folder was left behind.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import safety_rlhf  # noqa: F401  (registers the env ids)
+from safety_rlhf.data.preferences import PreferenceFileError, load_preferences
+from safety_rlhf.data.prompts import PromptFileError, load_prompts
+from safety_rlhf.experiments.cli import main
+from safety_rlhf.reward import RewardModelError, make_reward_model
+
+
+def _file(tmp: Path, name: str, content: str | bytes) -> Path:
+    path = tmp / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def _jsonl(*rows: dict[str, Any]) -> str:
+    return "".join(json.dumps(row) + "\n" for row in rows)
+
+
+def _prompts(name: str, content: str | bytes) -> Callable[[Path], Any]:
+    return lambda tmp: load_prompts(_file(tmp, name, content))
+
+
+def _prefs(name: str, content: str | bytes) -> Callable[[Path], Any]:
+    return lambda tmp: load_preferences(_file(tmp, name, content))
+
+
+def _score(fn: Callable[..., Any]) -> Callable[[Path], Any]:
+    return lambda tmp: make_reward_model(fn).score(["a prompt"], ["a response"])
+
+
+def _raise(prompts: list[str], responses: list[str]) -> Any:
+    raise RuntimeError("the scorer broke")
+
+
+def _checkpoint(tmp: Path, damage: Callable[[Path], None]) -> Any:
+    from safety_rlhf.reward.bradley_terry import LEARNED_PATH
+
+    folder = tmp / "ckpt"
+    folder.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        (folder / name).write_bytes((LEARNED_PATH / name).read_bytes())
+    damage(folder)
+    return make_reward_model(f"bradley-terry:{folder}")
+
+
+def _truncate(folder: Path) -> None:
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+
+
+def _other_dim(folder: Path) -> None:
+    config = json.loads((folder / "config.json").read_text())
+    config["encoder"] = {"name": "hashing", "dim": 64, "ngram_range": [1, 2]}
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+def _pickle(folder: Path) -> None:
+    import pickle
+
+    (folder / "model.safetensors").write_bytes(pickle.dumps({"mlp.0.weight": [1.0]}))
+
+
+def _step_before_reset(tmp: Path) -> Any:
+    return gym.make("SafetyRLHF-v0", reward_model="rule").unwrapped.step(0)
+
+
+def _bad_action(tmp: Path) -> Any:
+    env = gym.make("SafetyRLHF-v0", reward_model="rule")
+    env.reset(seed=0)
+    return env.step(6)
+
+
+LONG = "x" * 1_000_001
+HH_NO_ASSISTANT = {"chosen": "\n\nHuman: hi", "rejected": "\n\nHuman: hello"}
+DUP = {"id": "x", "prompt": "a"}
+PAIR = {"prompt": "a", "chosen": "b", "rejected": "c"}
+
+CASES: list[tuple[str, Callable[[Path], Any], type[Exception], str]] = [
+    # prompt files
+    ("prompt file missing", lambda tmp: load_prompts(tmp / "no.jsonl"), PromptFileError,
+     r"no\.jsonl: prompt file not found"),
+    ("prompt file empty", _prompts("p.jsonl", ""), PromptFileError, r"p\.jsonl: no prompts"),
+    ("prompt file not UTF-8", _prompts("p.jsonl", b'{"prompt": "ok"}\n{"prompt": "caf\xe9"}\n'),
+     PromptFileError, r"p\.jsonl:2: not UTF-8"),
+    ("prompt JSONL malformed", _prompts("p.jsonl", '{"prompt": "a"}\n{oops\n'), PromptFileError,
+     r"p\.jsonl:2: invalid JSON"),
+    ("prompt column missing", _prompts("p.jsonl", _jsonl({"text": "a"})), PromptFileError,
+     r"p\.jsonl:1: missing or empty 'prompt'"),
+    ("prompt empty", _prompts("p.csv", "prompt,label\n  ,benign\n"), PromptFileError,
+     r"p\.csv:2: missing or empty 'prompt'"),
+    ("label unknown, no label_map",
+     _prompts("p.jsonl", _jsonl({"prompt": "a", "label": "unsafe"})), PromptFileError,
+     r"p\.jsonl:1: 'label' value 'unsafe'.*label_map"),
+    ("duplicate ids", _prompts("p.jsonl", _jsonl(DUP, {**DUP, "prompt": "b"})), PromptFileError,
+     r"p\.jsonl:2: duplicate id 'x' \(first at line 1\)"),
+    ("1 MB prompt", _prompts("p.jsonl", _jsonl({"prompt": LONG})), PromptFileError,
+     r"p\.jsonl:1: the 'prompt' has 1,000,001 characters"),
+    ("control characters", _prompts("p.jsonl", _jsonl({"prompt": "a\x00b"})), PromptFileError,
+     r"p\.jsonl:1: the 'prompt' holds control character U\+0000"),
+    ("prompt file type", _prompts("p.txt", "a prompt\n"), PromptFileError,
+     r"p\.txt: unsupported prompt file type"),
+    # preference files
+    ("preference file missing", lambda tmp: load_preferences(tmp / "no.jsonl"),
+     PreferenceFileError, r"no\.jsonl: preference file not found"),
+    ("preference file empty", _prefs("q.jsonl", ""), PreferenceFileError,
+     r"q\.jsonl: no preference pairs"),
+    ("preference file not UTF-8", _prefs("q.jsonl", b'{"prompt": "caf\xe9"}\n'),
+     PreferenceFileError, r"q\.jsonl:1: not UTF-8"),
+    ("preference JSONL malformed", _prefs("q.jsonl", '{"prompt": "a", "chosen": "b"\n'),
+     PreferenceFileError, r"q\.jsonl:1: invalid JSON"),
+    ("preference column missing", _prefs("q.jsonl", _jsonl({"prompt": "a", "chosen": "b"})),
+     PreferenceFileError, r"q\.jsonl:1: missing or empty 'rejected'"),
+    ("chosen equals rejected", _prefs("q.jsonl", _jsonl({**PAIR, "rejected": "b"})),
+     PreferenceFileError, r"q\.jsonl:1: 'chosen' and 'rejected' are the same response"),
+    ("transcript without assistant turn", _prefs("q.jsonl", _jsonl(HH_NO_ASSISTANT)),
+     PreferenceFileError, r"q\.jsonl:1: 'chosen' transcript has no"),
+    ("1 MB response", _prefs("q.jsonl", _jsonl({**PAIR, "chosen": LONG})), PreferenceFileError,
+     r"q\.jsonl:1: the 'chosen' has 1,000,001 characters"),
+    ("control characters in a response",
+     _prefs("q.jsonl", _jsonl({**PAIR, "chosen": "b\x1b[31m"})),
+     PreferenceFileError, r"q\.jsonl:1: the 'chosen' holds control character U\+001B"),
+    # reward models
+    ("unknown reward model", lambda tmp: make_reward_model("nosuch"), RewardModelError,
+     r"unknown reward model 'nosuch'; registered: .*rule"),
+    ("bad name:argument", lambda tmp: make_reward_model("rule:extra"), RewardModelError,
+     r"reward model 'rule:extra'"),
+    ("bad composite weight", lambda tmp: make_reward_model("composite:rule=abc"),
+     RewardModelError, r"'rule=abc' has weight 'abc', not a number"),
+    ("import path missing", lambda tmp: make_reward_model("no_such_pkg.mod:score"),
+     RewardModelError, r"'no_such_pkg.mod:score': cannot import 'no_such_pkg.mod'"),
+    ("import attribute missing", lambda tmp: make_reward_model("safety_rlhf.reward:nope"),
+     RewardModelError, r"module 'safety_rlhf.reward' has no attribute 'nope'"),
+    ("callable raises", _score(_raise), RewardModelError,
+     r"CallableRewardModel\('_raise'\) failed on 1 pair\(s\) with RuntimeError: the scorer broke"),
+    ("callable wrong length", _score(lambda p, r: [0.0, 1.0]), RewardModelError,
+     r"returned shape \(2,\) for 1 pairs"),
+    ("callable NaN", _score(lambda p, r: [float("nan")]), RewardModelError,
+     r"returned nan for pair 0 \(prompt='a prompt'"),
+    ("callable infinity", _score(lambda p, r: [np.inf]), RewardModelError,
+     r"returned inf for pair 0"),
+    ("callable string", _score(lambda p, r: ["good"]), RewardModelError,
+     r"returned dtype <U4; expected a numeric array"),
+    ("checkpoint truncated", lambda tmp: _checkpoint(tmp, _truncate), RewardModelError,
+     r"ckpt/model\.safetensors: not a readable safetensors file"),
+    ("checkpoint of another encoder dimension", lambda tmp: _checkpoint(tmp, _other_dim),
+     RewardModelError, r"ckpt: .*different encoder dimension"),
+    ("checkpoint is a pickle", lambda tmp: _checkpoint(tmp, _pickle), RewardModelError,
+     r"ckpt/model\.safetensors: not a readable safetensors file"),
+    # env use
+    ("action outside the space", _bad_action, ValueError, r"action 6 is not in Discrete\(6\)"),
+    ("step before reset", _step_before_reset, RuntimeError, r"call reset\(\) before step\(\)"),
+    ("unknown split", lambda tmp: gym.make("SafetyRLHF-v0", split="valid"), ValueError,
+     r"unknown split 'valid'"),
+    ("negative kl_coef", lambda tmp: gym.make("SafetyRLHF-v0", kl_coef=-1.0), ValueError,
+     r"kl_coef must be a finite number >= 0, got -1"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("build", "error", "message"), [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])  # fmt: skip
+def test_bad_input_is_a_clear_error(
+    tmp_path: Path, build: Callable[[Path], Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        build(tmp_path)
+
+
+def _yaml(tmp: Path, body: str) -> str:
+    return str(_file(tmp, "h.yml", "SafetyRLHF-v0:\n  n_timesteps: 64\n" + body))
+
+
+CLI_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
+    ("unknown algorithm", lambda tmp: ["--algo", "nosuch"], r"unknown algorithm 'nosuch'"),
+    ("zero timesteps", lambda tmp: ["--timesteps", "0"], r"timesteps must be a positive"),
+    ("negative timesteps", lambda tmp: ["--timesteps", "-5"], r"timesteps must be a positive"),
+    ("zero envs", lambda tmp: ["--n-envs", "0"], r"n_envs must be a positive"),
+    ("unknown env id", lambda tmp: ["--env", "NoSuch-v0"], r"unknown env id 'NoSuch-v0'"),
+    ("unknown hyperparameter", lambda tmp: ["--config", _yaml(tmp, "  no_such_key: 1\n")],
+     r"h\.yml: SafetyRLHF-v0: unknown key\(s\) \['no_such_key'\] for PPO"),
+    ("hyperparameter of a wrong type",
+     lambda tmp: ["--config", _yaml(tmp, "  learning_rate: fast\n")],
+     r"h\.yml: PPO refused the hyperparameters: .*learning rate"),
+    ("unknown reward model", lambda tmp: ["--reward-model", "nosuch"], r"unknown reward model"),
+    ("missing config file", lambda tmp: ["--config", str(tmp / "none.yml")], r"none\.yml"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("extra", "message"), [c[1:] for c in CLI_CASES],
+                         ids=[c[0] for c in CLI_CASES])  # fmt: skip
+def test_cli_bad_input_exits_2_without_traceback_or_run_folder(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    extra: Callable[[Path], list[str]],
+    message: str,
+) -> None:
+    runs = tmp_path / "runs"
+    argv = ["train", "--log-dir", str(runs), "--no-progress-bar", *extra(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("safety-rlhf train: error: ") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    import re
+
+    assert re.search(message, err), err
+    assert not runs.exists() or not any(runs.iterdir())  # nothing half-written
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown algorithm"):
+        main(["--debug", "train", "--algo", "nosuch", "--log-dir", str(tmp_path)])
+
+
+def test_the_table_has_at_least_30_cases() -> None:
+    assert len(CASES) + len(CLI_CASES) >= 30
