@@ -293,7 +293,9 @@ def make_reward_model(spec: str | RewardModel | ScoreFn, **kwargs: Any) -> Rewar
         cls = _REGISTRY[name]
         try:
             return cls(arg, **kwargs) if sep else cls(**kwargs)
-        except TypeError as exc:
+        except RewardModelError:
+            raise
+        except (TypeError, ValueError) as exc:
             raise RewardModelError(f"reward model {spec!r}: {exc}") from exc
     if sep and arg and all(part.isidentifier() for part in name.split(".")):
         return _import_object(spec, name, arg, kwargs)
