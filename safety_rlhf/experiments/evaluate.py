@@ -85,11 +85,14 @@ def load_run(target: str | Path, algo: str | None = None) -> LoadedRun:
     :param algo: algorithm of the model; overrides the run's. Needed only for a model file
         without a ``config.yaml`` beside it (default then: ``ppo``).
     :raises FileNotFoundError: for a missing folder, model or config.
-    :raises ValueError: when the model cannot be loaded as ``algo``.
+    :raises ValueError: when the model cannot be loaded as ``algo``, or its file pickles
+        something off the allow-list of :mod:`safety_rlhf.agents.safe_load` (refused
+        unread: unpickling could run code).
     """
     import yaml
 
     from safety_rlhf.agents.algorithms import get_algorithm
+    from safety_rlhf.agents.safe_load import UnsafeModelFileError, load_model
 
     path = Path(target)
     if path.is_dir():
@@ -120,7 +123,9 @@ def load_run(target: str | Path, algo: str | None = None) -> LoadedRun:
 
     cls = get_algorithm(algo_name)
     try:
-        model = cls.load(model_path, device="cpu")
+        model = load_model(cls, model_path, device="cpu")  # unpickles only allow-listed names
+    except UnsafeModelFileError:
+        raise
     except Exception as exc:  # SB3 raises many kinds of errors for a foreign or broken zip
         raise ValueError(
             f"{model_path}: cannot load as {cls.__name__} ({type(exc).__name__}: {exc}); "
