@@ -66,7 +66,8 @@ def test_a_pickled_payload_is_refused_before_it_runs(model_file: Path, tmp_path:
     marker = tmp_path / "ran"
     evil = _tampered(model_file, tmp_path / "evil.zip", "lr_schedule",
                      pickle.dumps(_Touch(marker)))  # fmt: skip
-    with pytest.raises(UnsafeModelFileError, match=r"'lr_schedule' .* refers to (posix|nt)\.system"):
+    refused = r"'lr_schedule' .* refers to (posix|nt)\.system"
+    with pytest.raises(UnsafeModelFileError, match=refused):
         load_model(PPO, evil)
     assert not marker.exists()
     # the evaluate command refuses it too, with one error line
