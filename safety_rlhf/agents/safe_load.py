@@ -138,9 +138,9 @@ def safe_custom_objects(path: str | os.PathLike[str]) -> dict[str, Any]:
     return objects
 
 
-def load_model(cls: Any, path: str | os.PathLike[str], device: str = "cpu") -> Any:
-    """``cls.load(path)`` (an SB3 algorithm class) with no code run from the file.
+def load_model(cls: Any, path: str | os.PathLike[str], device: str = "cpu", env: Any = None) -> Any:
+    """``cls.load(path, env=env)`` (an SB3 algorithm class) with no code run from the file.
 
     :raises UnsafeModelFileError: if the file pickles anything off the allow-list.
     """
-    return cls.load(path, device=device, custom_objects=safe_custom_objects(path))
+    return cls.load(path, env=env, device=device, custom_objects=safe_custom_objects(path))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from safety_rlhf.experiments.benchmark import add_benchmark_parser
 from safety_rlhf.experiments.cli_errors import reported
@@ -74,13 +75,45 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         default=d.lagrange_lr,
         help=f"dual-ascent step size of the Lagrange multiplier (default: {d.lagrange_lr})",
     )
-    p.set_defaults(func=_run_train)
+    p.add_argument(
+        "--checkpoint-freq",
+        type=int,
+        default=d.checkpoint_freq,
+        help="write a checkpoint into RUN/checkpoint every N steps; 0: none "
+        f"(default: {d.checkpoint_freq})",
+    )
+    p.add_argument(
+        "--resume",
+        metavar="RUN",
+        default=None,
+        help="continue the run folder RUN from its last checkpoint, with its own settings",
+    )
+    p.set_defaults(func=_run_train, train_parser=p)
 
 
 @reported("train")
 def _run_train(args: argparse.Namespace) -> int:
     from safety_rlhf.experiments.train import TrainConfig, train
 
+    if args.resume is not None:
+        # the run's own settings apply; other options would be silently ignored
+        parser_defaults = {a.dest: a.default for a in args.train_parser._actions}
+        changed = [
+            f"--{k.replace('_', '-')}"
+            for k, v in vars(args).items()
+            if k in parser_defaults
+            and k not in ("resume", "no_progress_bar", "help")
+            and v != parser_defaults[k]
+        ]
+        if changed:
+            raise ValueError(
+                f"--resume continues the run with its own settings; drop {', '.join(changed)}"
+            )
+        result = train(
+            TrainConfig(resume=args.resume, progress_bar=not args.no_progress_bar),
+            argv=args.argv,
+        )
+        return _report(result)
     cfg = TrainConfig(
         algo=args.algo,
         env=args.env,
@@ -95,8 +128,12 @@ def _run_train(args: argparse.Namespace) -> int:
         progress_bar=not args.no_progress_bar,
         cost_limit=args.cost_limit,
         lagrange_lr=args.lagrange_lr,
+        checkpoint_freq=args.checkpoint_freq,
     )
-    result = train(cfg, argv=args.argv)
+    return _report(train(cfg, argv=args.argv))
+
+
+def _report(result: Any) -> int:
     print(f"\nrun folder: {result.run_dir}  ({result.seconds:.0f} s)")
     print(f"tensorboard --logdir {result.run_dir.parent}\n")
     print(metrics_table(result.metrics))

@@ -12,15 +12,17 @@ from __future__ import annotations
 import copy
 import importlib
 import inspect
+import os
 import shlex
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import torch
+import yaml
 from gymnasium.envs.registration import EnvSpec
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.env_util import make_vec_env
@@ -30,12 +32,19 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 import safety_rlhf  # noqa: F401  (registers the env ids)
 from safety_rlhf.agents.algorithms import RUN_KEYS, get_algorithm, load_hyperparams
 from safety_rlhf.agents.callbacks import SafetyMetricsCallback
+from safety_rlhf.agents.checkpoints import (
+    RunCheckpointCallback,
+    read_checkpoint,
+    restore_buffer,
+    restore_rng,
+)
 from safety_rlhf.agents.lagrangian import (
     LagrangeMultiplier,
     LagrangianCallback,
     VecLagrangianCostWrapper,
 )
 from safety_rlhf.agents.native_vec_env import make_native_vec_env
+from safety_rlhf.agents.safe_load import load_model
 from safety_rlhf.experiments.evaluation import evaluate_policy_on_prompts, make_strategy_env
 from safety_rlhf.experiments.run_files import make_run_dir, run_environment
 from safety_rlhf.files import atomic_write_text, write_json, write_yaml
@@ -96,6 +105,12 @@ class TrainConfig:
     brought the train cost to 0.008."""
     lagrange_init: float = 0.0
     """Initial Lagrange multiplier (with ``cost_limit``)."""
+    checkpoint_freq: int = 10_000
+    """Write a checkpoint (model, optimizer, replay buffer, RNG states, step count) into
+    ``<run>/checkpoint/`` every this many steps; 0: none. See
+    :mod:`safety_rlhf.agents.checkpoints`."""
+    resume: str | None = None
+    """A run folder to continue from its last checkpoint, with that run's own settings."""
 
 
 @dataclass
@@ -195,38 +210,74 @@ def resolve(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     return run, algo_kwargs
 
 
+def resume_config(run_dir: str | os.PathLike[str]) -> TrainConfig:
+    """The :class:`TrainConfig` of a run folder (its ``config.yaml``), set to resume it."""
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir}: not a run folder of safety-rlhf train (no {path})")
+    config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    names = {f.name for f in fields(TrainConfig)}
+    saved = {k: v for k, v in (config.get("run") or {}).items() if k in names}
+    return replace(TrainConfig(**saved), resume=str(run_dir), log_dir=str(Path(run_dir).parent))
+
+
 def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
-    """Train, save and evaluate one agent; see the module docstring for the outputs."""
+    """Train, save and evaluate one agent; see the module docstring for the outputs.
+
+    With ``cfg.resume`` (a run folder), the run's own settings are read back
+    (:func:`resume_config`) and training continues from its last checkpoint, in the same
+    folder and on the same TensorBoard step axis, up to the run's ``n_timesteps``.
+    """
     start = time.perf_counter()
+    checkpoint: dict[str, Any] | None = None
+    if cfg.resume is not None:
+        checkpoint = read_checkpoint(cfg.resume)
+        cfg = resume_config(cfg.resume)
     run, algo_kwargs = resolve(cfg)
     env_kwargs = _env_kwargs(cfg)
     multiplier = None  # checked before the run folder is made
     if cfg.cost_limit is not None:
         multiplier = LagrangeMultiplier(cfg.cost_limit, lr=cfg.lagrange_lr, init=cfg.lagrange_init)
-    set_random_seed(cfg.seed)
-    vec_env = make_train_vec_env(run["vec_env"], cfg.env, run["n_envs"], cfg.seed, env_kwargs)
+    done = 0 if checkpoint is None else int(checkpoint["num_timesteps"])
+    # a resumed run's envs start a new, seeded stream (seed + steps done)
+    set_random_seed(cfg.seed + done)
+    vec_env = make_train_vec_env(
+        run["vec_env"], cfg.env, run["n_envs"], cfg.seed + done, env_kwargs
+    )
     if multiplier is not None:
         vec_env = VecLagrangianCostWrapper(vec_env, multiplier)
     cls = get_algorithm(cfg.algo)
-    try:  # SB3 checks the hyperparameters' values and types here (asserts and TypeErrors)
-        # a copy: SB3 edits some in place (A2C puts its optimizer class in policy_kwargs)
-        kwargs = copy.deepcopy(algo_kwargs)
-        model = cls(run["policy"], vec_env, seed=cfg.seed, device=cfg.device, verbose=0, **kwargs)
-    except (AssertionError, TypeError, ValueError) as exc:
-        vec_env.close()
-        source = cfg.config or f"the shipped {cfg.algo}.yml"
-        raise ValueError(f"{source}: {cls.__name__} refused the hyperparameters: {exc}") from exc
-
-    # Only now, with everything checked, the run folder.
-    run_dir = make_run_dir(cfg.log_dir, cfg.env, cfg.algo, cfg.seed)
+    if checkpoint is not None:
+        model = load_model(cls, checkpoint["model"], device=cfg.device, env=vec_env)
+        if checkpoint.get("buffer"):
+            restore_buffer(model, checkpoint["buffer"])
+        restore_rng(checkpoint)
+        if multiplier is not None and "lagrange_multiplier" in checkpoint:
+            multiplier.value = float(checkpoint["lagrange_multiplier"])
+        run_dir = Path(cfg.resume or ".")
+    else:
+        try:  # SB3 checks the hyperparameters' values and types here (asserts, TypeErrors)
+            # a copy: SB3 edits some in place (A2C puts its optimizer class in policy_kwargs)
+            kwargs = copy.deepcopy(algo_kwargs)
+            model = cls(
+                run["policy"], vec_env, seed=cfg.seed, device=cfg.device, verbose=0, **kwargs
+            )
+        except (AssertionError, TypeError, ValueError) as exc:
+            vec_env.close()
+            source = cfg.config or f"the shipped {cfg.algo}.yml"
+            raise ValueError(
+                f"{source}: {cls.__name__} refused the hyperparameters: {exc}"
+            ) from exc
+        # Only now, with everything checked, the run folder.
+        run_dir = make_run_dir(cfg.log_dir, cfg.env, cfg.algo, cfg.seed)
+        command = shlex.join(["safety-rlhf", *(sys.argv[1:] if argv is None else argv)])
+        atomic_write_text(run_dir / "command.txt", command + "\n")
+        write_yaml(
+            run_dir / "config.yaml",
+            {"run": {**asdict(cfg), **run}, "algo_kwargs": algo_kwargs, "env_kwargs": env_kwargs},
+        )
+        write_json(run_dir / "environment.json", run_environment())
     model.tensorboard_log = str(run_dir)
-    command = shlex.join(["safety-rlhf", *(sys.argv[1:] if argv is None else argv)])
-    atomic_write_text(run_dir / "command.txt", command + "\n")
-    write_yaml(
-        run_dir / "config.yaml",
-        {"run": {**asdict(cfg), **run}, "algo_kwargs": algo_kwargs, "env_kwargs": env_kwargs},
-    )
-    write_json(run_dir / "environment.json", run_environment())
     test_env = make_strategy_env(cfg.env, split="test", **env_kwargs)
     callback = SafetyMetricsCallback(
         eval_env=test_env,
@@ -250,18 +301,30 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
     if multiplier is not None:
         # first, so that its last record is in SafetyMetricsCallback's final dump
         callbacks.insert(0, LagrangianCallback(multiplier))
+    if cfg.checkpoint_freq > 0:
+        m = multiplier
+        callbacks.append(
+            RunCheckpointCallback(
+                run_dir / "checkpoint",
+                cfg.checkpoint_freq,
+                extra=None if m is None else lambda: {"lagrange_multiplier": m.value},
+            )
+        )
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.torch_threads)
     try:
         model.learn(
-            total_timesteps=run["n_timesteps"],
+            total_timesteps=max(run["n_timesteps"] - done, 0),
             tb_log_name="tb",
+            # resumed: keep counting steps, and log into the same TensorBoard folder
+            reset_num_timesteps=checkpoint is None,
             progress_bar=cfg.progress_bar,
             callback=CallbackList(callbacks),
         )
     finally:
         torch.set_num_threads(threads)
-    model.save(run_dir / "model.zip")
+    model.save(run_dir / ".tmp-model.zip")
+    os.replace(run_dir / ".tmp-model.zip", run_dir / "model.zip")
     vec_env.close()
 
     metrics = {
