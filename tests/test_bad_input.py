@@ -167,7 +167,7 @@ CASES: list[tuple[str, Callable[[Path], Any], type[Exception], str]] = [
     ("checkpoint of another encoder dimension", lambda tmp: _checkpoint(tmp, _other_dim),
      RewardModelError, r"ckpt: .*different encoder dimension"),
     ("checkpoint is a pickle", lambda tmp: _checkpoint(tmp, _pickle), RewardModelError,
-     r"ckpt/model\.safetensors: not a readable safetensors file"),
+     r"ckpt/model\.safetensors: is a Python pickle, not safetensors; refusing"),
     # env use
     ("action outside the space", _bad_action, ValueError, r"action 6 is not in Discrete\(6\)"),
     ("step before reset", _step_before_reset, RuntimeError, r"call reset\(\) before step\(\)"),
@@ -204,6 +204,9 @@ CLI_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
      r"h\.yml: PPO refused the hyperparameters: .*learning rate"),
     ("unknown reward model", lambda tmp: ["--reward-model", "nosuch"], r"unknown reward model"),
     ("missing config file", lambda tmp: ["--config", str(tmp / "none.yml")], r"none\.yml"),
+    ("YAML with a Python tag",
+     lambda tmp: ["--config", _yaml(tmp, "  gamma: !!python/name:os.system\n")],
+     r"h\.yml: invalid YAML: could not determine a constructor"),
 ]  # fmt: skip
 
 

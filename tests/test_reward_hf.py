@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -186,3 +188,18 @@ def test_bad_paths_name_the_path(tmp_path: Path) -> None:
         HFRewardModel(empty)
     with pytest.raises(RewardModelError, match="model directory"):
         make_reward_model("hf:")
+
+
+def test_remote_code_in_a_model_folder_never_runs(model_dir: Path, tmp_path: Path) -> None:
+    # A model folder that asks for its own Python code (auto_map): it must not run.
+    marker = tmp_path / "ran"
+    (model_dir / "evil_model.py").write_text(
+        f"import pathlib\npathlib.Path({str(marker)!r}).touch()\n"
+        "from transformers import BertForSequenceClassification as EvilModel\n"
+    )
+    config = json.loads((model_dir / "config.json").read_text())
+    config["auto_map"] = {"AutoModelForSequenceClassification": "evil_model.EvilModel"}
+    (model_dir / "config.json").write_text(json.dumps(config))
+    with contextlib.suppress(RewardModelError):  # refusing is fine; running the code is not
+        make_reward_model(f"hf:{model_dir}").score(["a prompt"], ["a response"])
+    assert not marker.exists()

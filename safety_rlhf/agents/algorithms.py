@@ -74,7 +74,7 @@ def load_hyperparams(algo: str, env_id: str, path: str | None = None) -> dict[st
     try:
         table = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise HyperparamsError(f"{source}: invalid YAML: {exc}") from exc
+        raise HyperparamsError(f"{source}: invalid YAML: {' '.join(str(exc).split())}") from exc
     if not isinstance(table, dict):
         raise HyperparamsError(f"{source}: expected a mapping of env id -> settings")
     bare = env_id.split(":", 1)[-1]

@@ -139,6 +139,13 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
             f"{config_path}: format_version {config['format_version']!r} is not supported "
             f"(this version reads {FORMAT_VERSION})"
         )
+    with weights_path.open("rb") as f:
+        head = f.read(2)
+    if len(head) == 2 and head[0] == 0x80 and head[1] <= 5:  # the PROTO opcode of a pickle
+        raise RewardModelError(
+            f"{weights_path}: is a Python pickle, not safetensors; refusing to load it "
+            "(unpickling can run code). Save the weights with safetensors."
+        )
     try:
         return config, load_file(str(weights_path))
     except (SafetensorError, OSError, ValueError) as exc:
