@@ -230,10 +230,24 @@ def test_cli_bad_input_exits_2_without_traceback_or_run_folder(
     assert not runs.exists() or not any(runs.iterdir())  # nothing half-written
 
 
+def test_benchmark_out_folder_holding_another_run_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    cell = tmp_path / "runs" / "ppo__kl0__seed0"
+    cell.mkdir(parents=True)
+    (cell / "done.json").write_text(json.dumps({"settings": {"timesteps": 999}}))
+    argv = ["benchmark", "--algos", "ppo", "--seeds", "1", "--timesteps", "64",
+            "--out", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "ppo__kl0__seed0 were made with other settings" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]  # nothing else written
+
+
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown algorithm"):
         main(["--debug", "train", "--algo", "nosuch", "--log-dir", str(tmp_path)])
 
 
 def test_the_table_has_at_least_30_cases() -> None:
-    assert len(CASES) + len(CLI_CASES) >= 30
+    assert len(CASES) + len(CLI_CASES) + 1 >= 30  # + the benchmark case above

@@ -934,6 +934,8 @@ def _run_benchmark_cli(args: argparse.Namespace) -> int:
     try:
         result = run_benchmark(cfg, argv=argv)
     except (ValueError, OSError) as exc:
+        if getattr(args, "debug", False):
+            raise
         print(f"safety-rlhf benchmark: error: {exc}", file=sys.stderr)
         return 2
     if result.aggregate is not None:
