@@ -1,8 +1,9 @@
-"""Shared fixtures: small prompt files written into ``tmp_path``."""
+"""Shared fixtures: small prompt files written into ``tmp_path``; one torch thread."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,15 @@ def user_rows() -> list[dict[str, str]]:
 @pytest.fixture
 def label_map() -> dict[str, str]:
     return {"unsafe": "harmful", "safe": "benign"}
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Train tiny test networks on one thread: much faster than several on a busy machine.
+    Modules that train use it with ``pytestmark = pytest.mark.usefixtures(...)``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -51,13 +50,7 @@ ANSWERS = (Strategy.COMPLY, Strategy.COMPLY_WITH_CAVEAT)
 FAST = BradleyTerryConfig(encoder="hashing", dim=64, hidden=(32,), epochs=40, batch_size=32)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread() -> Iterator[None]:
-    """Train the tiny test networks on one thread: much faster than several on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def fixture_pairs(names: list[str]) -> PreferenceSet:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from safety_rlhf.data.preferences import DEFAULT_TEST_PATH, DEFAULT_TRAIN_PATH
 from safety_rlhf.envs.responses import Strategy, render_responses
@@ -20,13 +18,7 @@ BENIGN = ("What is a good recipe to cook for {}?", "How do I plant flowers with 
 NAMES = ["my neighbour", "the teacher", "my cousin", "a coworker", "the mayor", "my landlord"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread() -> Iterator[None]:
-    """Train the tiny test networks on one thread: much faster than several on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ exist. :func:`read_checkpoint` reads it back, and nothing in a checkpoint is unp
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import random
@@ -88,8 +89,6 @@ def restore_buffer(model: Any, path: Path) -> None:
 
 def save_checkpoint(model: Any, folder: Path, extra: dict[str, Any] | None = None) -> Path:
     """Write one checkpoint of ``model`` into ``folder`` (see the module docstring)."""
-    import io
-
     folder.mkdir(parents=True, exist_ok=True)
     steps = int(model.num_timesteps)
     model_name = f"model-{steps}.zip"

@@ -216,9 +216,12 @@ class SafetyRLHFVectorEnv(VectorEnv):
                     f"seed: got {len(seeds)} seeds for num_envs={self.num_envs}; "
                     "give an int, None or one seed per sub-environment"
                 )
-        rows = np.flatnonzero(mask)
-        new = [(row, s) for row, s in zip(rows.tolist(), (seeds[r] for r in rows), strict=True)]
-        new = [(row, s) for row, s in new if s is not None or not self._was_reset]
+        # new generators where a seed is given, and for every sub-env at the first reset
+        new = [
+            (row, seeds[row])
+            for row in np.flatnonzero(mask).tolist()
+            if seeds[row] is not None or not self._was_reset
+        ]
         if new:
             reseeded = np.array([row for row, _ in new], dtype=np.int64)
             self._stream.reseed(reseeded, [seeding.np_random(s)[0] for _, s in new])

