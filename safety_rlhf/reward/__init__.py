@@ -15,8 +15,9 @@ from safety_rlhf.reward.base import (
     register_reward_model,
 )
 from safety_rlhf.reward.bradley_terry import BradleyTerryRewardModel, LearnedRewardModel
-from safety_rlhf.reward.composite import CompositeRewardModel, ConstitutionRewardModel
-from safety_rlhf.reward.gold import GoldRewardModel
+from safety_rlhf.reward.composite import CompositeRewardModel
+from safety_rlhf.reward.constitution import ConstitutionRewardModel
+from safety_rlhf.reward.gold_oracle import GoldRewardModel
 from safety_rlhf.reward.hf import HFRewardModel
 from safety_rlhf.reward.rule import RuleRewardModel
 
