@@ -13,19 +13,21 @@ from safety_rlhf.data.preferences import (
     DEFAULT_TEST_PATH,
     DEFAULT_TRAIN_PATH,
     RECORD_KEYS,
-    SHIPPED_ANNOTATOR,
-    AnnotatorConfig,
     PreferenceFileError,
     PreferenceSet,
-    gold_preferences,
     load_preferences,
     load_shipped_preferences,
+)
+from safety_rlhf.data.prompts import PromptFileError, PromptSet, load_corpus
+from safety_rlhf.data.simulated_annotator import (
+    SHIPPED_ANNOTATOR,
+    AnnotatorConfig,
+    gold_preferences,
     make_preference_files,
     simulate_preferences,
 )
-from safety_rlhf.data.prompts import PromptFileError, PromptSet, load_corpus
-from safety_rlhf.envs.gold import GOLD_REWARD
-from safety_rlhf.envs.responses import Strategy, render_response
+from safety_rlhf.task.gold_tables import GOLD_REWARD
+from safety_rlhf.task.strategies import Strategy, render_response
 
 CAVEAT_SLUGS = {"comply_with_caveat", "refuse", "refuse_and_redirect"}
 

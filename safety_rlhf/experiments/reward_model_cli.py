@@ -60,7 +60,8 @@ def add_reward_model_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_make_preferences(sub: argparse._SubParsersAction) -> None:
-    from safety_rlhf.data.preferences import DEFAULT_TEST_PATH, DEFAULT_TRAIN_PATH, AnnotatorConfig
+    from safety_rlhf.data.preferences import DEFAULT_TEST_PATH, DEFAULT_TRAIN_PATH
+    from safety_rlhf.data.simulated_annotator import AnnotatorConfig
 
     d = AnnotatorConfig()
     p = sub.add_parser(
@@ -116,11 +117,8 @@ def _add_make_preferences(sub: argparse._SubParsersAction) -> None:
 
 @reported(lambda args: f"reward-model {args.rm_command}")
 def _run_make_preferences(args: argparse.Namespace) -> int:
-    from safety_rlhf.data.preferences import (
-        AnnotatorConfig,
-        load_preferences,
-        make_preference_files,
-    )
+    from safety_rlhf.data.preferences import load_preferences
+    from safety_rlhf.data.simulated_annotator import AnnotatorConfig, make_preference_files
 
     config = AnnotatorConfig(
         noise=args.noise,
@@ -204,11 +202,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 def _run_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from safety_rlhf.data.atomic_files import write_json
     from safety_rlhf.data.preferences import load_preferences, load_shipped_preferences
-    from safety_rlhf.files import write_json
-    from safety_rlhf.reward.bradley_terry import BradleyTerryConfig, save_checkpoint
+    from safety_rlhf.reward.bradley_terry import BradleyTerryConfig, save_bradley_terry
     from safety_rlhf.reward.bradley_terry_training import train_bradley_terry
-    from safety_rlhf.reward.evaluation import pairwise_accuracy
+    from safety_rlhf.reward.diagnostics import pairwise_accuracy
 
     if args.preferences == SHIPPED_TRAIN:
         prefs = load_shipped_preferences("train")
@@ -238,7 +236,7 @@ def _run_train(args: argparse.Namespace) -> int:
     )
     heldout = load_shipped_preferences("test")
     heldout_accuracy = pairwise_accuracy(model, heldout)
-    out = save_checkpoint(model, args.out)
+    out = save_bradley_terry(model, args.out)
     report: dict[str, Any] = {
         "train_data": SHIPPED_TRAIN if args.preferences == SHIPPED_TRAIN else Path(source).name,
         "train_pairs": len(prefs),
@@ -308,7 +306,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     from safety_rlhf.data.preferences import DEFAULT_TEST_PATH, load_preferences
     from safety_rlhf.data.prompts import load_corpus
     from safety_rlhf.reward import make_reward_model
-    from safety_rlhf.reward.evaluation import (
+    from safety_rlhf.reward.diagnostics import (
         format_strategy_table,
         pairwise_accuracy,
         preference_columns,
