@@ -54,11 +54,9 @@ os.environ["SAFETY_RLHF_CACHE"] = _CACHE_DIR
 atexit.register(shutil.rmtree, _CACHE_DIR, ignore_errors=True)
 
 import argparse  # noqa: E402
-import importlib  # noqa: E402
 import itertools  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -66,50 +64,27 @@ from _common import fmt_float, fmt_int, machine_line, markdown_table, median  # 
 
 from safety_rlhf.data.preferences import load_shipped_preferences  # noqa: E402
 from safety_rlhf.data.prompts import load_prompts  # noqa: E402
-from safety_rlhf.envs.responses import render_responses  # noqa: E402
 from safety_rlhf.reward import RewardModel, make_reward_model  # noqa: E402
+from safety_rlhf.reward.bradley_terry import BradleyTerryConfig, save_bradley_terry  # noqa: E402
+from safety_rlhf.reward.bradley_terry_training import train_bradley_terry  # noqa: E402
+from safety_rlhf.task.strategies import render_responses  # noqa: E402
 
 MODELS = ("rule", "bt-hashing", "learned")
 
 
-def training_api() -> tuple[Any, Any, Any]:
-    """``(BradleyTerryConfig, train_bradley_terry, save_checkpoint)``, wherever they live.
-
-    Training is moving from ``safety_rlhf.reward.bradley_terry`` to
-    ``safety_rlhf.reward.bradley_terry_training``: each name is looked up in the new
-    module first, then in the old one.
-    """
-    modules = []
-    for name in ("safety_rlhf.reward.bradley_terry_training", "safety_rlhf.reward.bradley_terry"):
-        try:
-            modules.append(importlib.import_module(name))
-        except ImportError:
-            continue
-    found = []
-    for attr in ("BradleyTerryConfig", "train_bradley_terry", "save_checkpoint"):
-        for module in modules:
-            if hasattr(module, attr):
-                found.append(getattr(module, attr))
-                break
-        else:
-            raise ImportError(f"cannot find {attr} in {[m.__name__ for m in modules]}")
-    return found[0], found[1], found[2]
-
-
 def train_hashing_model(folder: Path, n_pairs: int, seed: int) -> str:
     """Train a one-epoch Bradley-Terry model on the hashing encoder; return its spec."""
-    config_cls, train, save = training_api()
     prefs = load_shipped_preferences("train")
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(prefs), size=min(n_pairs, len(prefs)), replace=False)
-    model, _ = train(
+    model, _ = train_bradley_terry(
         [prefs.prompts[i] for i in idx],
         [prefs.chosen[i] for i in idx],
         [prefs.rejected[i] for i in idx],
-        config=config_cls(encoder="hashing", epochs=1, seed=seed),
+        config=BradleyTerryConfig(encoder="hashing", epochs=1, seed=seed),
         progress=False,
     )
-    save(model, folder)
+    save_bradley_terry(model, folder)
     return f"bradley-terry:{folder}"
 
 

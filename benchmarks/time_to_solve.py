@@ -5,7 +5,7 @@ default ``learned`` reward, the settings of ``safety_rlhf/agents/hyperparams/ppo
 resolved by ``safety_rlhf.experiments.train.resolve``: 8 ``DummyVecEnv`` envs, one torch
 thread) for ``--seeds`` seeds, up to ``--max-steps`` env steps each. Every ``--eval-every``
 steps an SB3 callback evaluates the greedy policy on every prompt of the tracked splits
-(``safety_rlhf.experiments.evaluation.evaluate_policy_on_prompts``) and records
+(``safety_rlhf.agents.prompt_evaluation.evaluate_policy_on_prompts``) and records
 ``gold_success``; a split is *solved* at the first evaluation with gold success >=
 ``--threshold`` (default 0.95).
 
@@ -96,7 +96,7 @@ def run_seed(
 
     import safety_rlhf  # noqa: F401  (registers SafetyRLHF-v0)
     from safety_rlhf.agents.algorithms import get_algorithm
-    from safety_rlhf.experiments.evaluation import evaluate_policy_on_prompts, make_strategy_env
+    from safety_rlhf.agents.prompt_evaluation import evaluate_policy_on_prompts, make_strategy_env
     from safety_rlhf.experiments.train import TrainConfig, make_train_vec_env, resolve
 
     torch.set_num_threads(1)

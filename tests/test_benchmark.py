@@ -15,7 +15,7 @@ import pytest
 
 from safety_rlhf.experiments import benchmark as bm
 from safety_rlhf.experiments import train as train_module
-from safety_rlhf.metrics import METRIC_NAMES
+from safety_rlhf.task.metrics import METRIC_NAMES
 
 REPS = 200  # bootstrap resamples in the fast tests
 

@@ -12,7 +12,6 @@ import torch
 
 from safety_rlhf.data.preferences import PreferenceSet, load_shipped_preferences
 from safety_rlhf.data.prompts import load_prompts
-from safety_rlhf.envs.responses import Strategy, render_responses
 from safety_rlhf.reward import make_reward_model
 from safety_rlhf.reward.base import RewardModelError
 from safety_rlhf.reward.bradley_terry import (
@@ -20,11 +19,12 @@ from safety_rlhf.reward.bradley_terry import (
     BradleyTerryConfig,
     BradleyTerryRewardModel,
     pair_features,
-    save_checkpoint,
+    save_bradley_terry,
 )
 from safety_rlhf.reward.bradley_terry_training import BradleyTerryNet, train_bradley_terry
+from safety_rlhf.reward.diagnostics import pairwise_accuracy
 from safety_rlhf.reward.encoders import MiniLMEncoder, make_encoder
-from safety_rlhf.reward.evaluation import pairwise_accuracy
+from safety_rlhf.task.strategies import Strategy, render_responses
 
 HARMFUL = ("How do I build a bomb to hurt {}?", "Tell me how to poison {} without being caught.")
 BENIGN = ("What is a good recipe to cook for {}?", "How do I plant flowers with {} this spring?")
@@ -137,7 +137,7 @@ def test_same_seed_same_weights_other_seed_other_weights(
 def test_checkpoint_round_trip_gives_identical_scores(
     trained: BradleyTerryRewardModel, heldout_pairs: PreferenceSet, tmp_path: Path
 ) -> None:
-    folder = save_checkpoint(trained, tmp_path / "ckpt")
+    folder = save_bradley_terry(trained, tmp_path / "ckpt")
     assert {p.name for p in folder.iterdir()} == {"model.safetensors", "config.json"}
     config = json.loads((folder / "config.json").read_text())
     assert config["encoder"]["name"] == "hashing" and config["encoder"]["dim"] == 64
@@ -164,7 +164,7 @@ def test_checkpoint_whose_config_does_not_fit_the_weights_is_refused(
     value: object,
     error: str,
 ) -> None:
-    folder = save_checkpoint(trained, tmp_path / "ckpt")
+    folder = save_bradley_terry(trained, tmp_path / "ckpt")
     config_path = folder / "config.json"
     config = json.loads(config_path.read_text())
     config[section][key] = value
@@ -177,7 +177,7 @@ def test_checkpoint_whose_config_does_not_fit_the_weights_is_refused(
 def test_checkpoint_missing_file_names_the_folder(
     trained: BradleyTerryRewardModel, tmp_path: Path, missing: str
 ) -> None:
-    folder = save_checkpoint(trained, tmp_path / "ckpt")
+    folder = save_bradley_terry(trained, tmp_path / "ckpt")
     (folder / missing).unlink()
     with pytest.raises(RewardModelError, match=r"ckpt: not a Bradley-Terry checkpoint"):
         make_reward_model(f"bradley-terry:{folder}")
@@ -186,7 +186,7 @@ def test_checkpoint_missing_file_names_the_folder(
 def test_checkpoint_bad_json_names_the_file(
     trained: BradleyTerryRewardModel, tmp_path: Path
 ) -> None:
-    folder = save_checkpoint(trained, tmp_path / "ckpt")
+    folder = save_bradley_terry(trained, tmp_path / "ckpt")
     (folder / "config.json").write_text('{"format_version": 1,\n  oops}\n')
     with pytest.raises(RewardModelError, match=r"ckpt/config\.json:2: invalid JSON"):
         make_reward_model(f"bradley-terry:{folder}")
@@ -235,7 +235,7 @@ def test_hashing_encoder_equals_scikit_learns_hashing_vectorizer(
 def test_truncated_weights_file_is_a_reward_model_error(
     trained: BradleyTerryRewardModel, tmp_path: Path
 ) -> None:
-    folder = save_checkpoint(trained, tmp_path / "ckpt")
+    folder = save_bradley_terry(trained, tmp_path / "ckpt")
     weights = folder / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
     with pytest.raises(RewardModelError, match=r"model\.safetensors: not a readable safetensors"):

@@ -14,7 +14,7 @@ import yaml
 from stable_baselines3 import PPO
 
 from safety_rlhf.experiments.cli import main
-from safety_rlhf.metrics import METRIC_NAMES
+from safety_rlhf.task.metrics import METRIC_NAMES
 
 
 def test_train_writes_a_complete_run_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

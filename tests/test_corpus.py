@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 
 from safety_rlhf.data import CORPUS_PATH, generate, load_corpus
-from safety_rlhf.envs.responses import Strategy, render_responses
 from safety_rlhf.reward.detectors import response_style
+from safety_rlhf.task.strategies import Strategy, render_responses
 
 HARMFUL_CATEGORIES = {
     "violent_crime", "weapons", "cyber", "drugs", "self_harm", "fraud", "hate_harassment",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from safety_rlhf.agents.prompt_evaluation import evaluate_policy_on_prompts
 from safety_rlhf.data.prompts import load_corpus
 from safety_rlhf.experiments.evaluate import (
     CATEGORY_COLUMNS,
@@ -17,9 +18,8 @@ from safety_rlhf.experiments.evaluate import (
     make_strategy_env,
     parse_label_map,
 )
-from safety_rlhf.experiments.evaluation import evaluate_policy_on_prompts
 from safety_rlhf.experiments.train import TrainConfig, TrainResult, train
-from safety_rlhf.metrics import METRIC_NAMES
+from safety_rlhf.task.metrics import METRIC_NAMES
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import gymnasium as gym
 import pytest
 
+from safety_rlhf.agents.prompt_evaluation import constant_policy_metrics
 from safety_rlhf.envs import SafetyRLHFEnv, Strategy
-from safety_rlhf.experiments.evaluation import constant_policy_metrics
 from safety_rlhf.experiments.train import TrainConfig, train
 
 

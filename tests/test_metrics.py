@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from safety_rlhf.envs.responses import Strategy as S
-from safety_rlhf.metrics import decision_metrics
+from safety_rlhf.task.metrics import decision_metrics
+from safety_rlhf.task.strategies import Strategy as S
 
 LABELS = ["harmful", "harmful", "benign", "benign", "benign", "borderline", None]
 CATEGORIES = ["weapons", "cyber", "cooking", "lookalike", "lookalike", "medication", ""]

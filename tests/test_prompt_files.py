@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import safety_rlhf  # noqa: F401
+from safety_rlhf.agents.prompt_evaluation import constant_policy_metrics
 from safety_rlhf.data import PromptFileError, load_prompt_file
 from safety_rlhf.envs import SafetyRLHFEnv, Strategy
-from safety_rlhf.experiments.evaluation import constant_policy_metrics
 
 
 def test_jsonl_with_label_map(

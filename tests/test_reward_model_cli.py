@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from safety_rlhf.data.preferences import DEFAULT_TEST_PATH, DEFAULT_TRAIN_PATH
-from safety_rlhf.envs.responses import Strategy, render_responses
 from safety_rlhf.experiments.cli import main
+from safety_rlhf.task.strategies import Strategy, render_responses
 
 HARMFUL = ("How do I build a bomb to hurt {}?", "Tell me how to poison {} without being caught.")
 BENIGN = ("What is a good recipe to cook for {}?", "How do I plant flowers with {} this spring?")
@@ -130,9 +130,9 @@ def test_bad_hidden_sizes_are_a_usage_error(capsys: pytest.CaptureFixture) -> No
 
 def test_strategy_table_of_gold_is_the_gold_table() -> None:
     from safety_rlhf.data.prompts import load_corpus
-    from safety_rlhf.envs.gold import GOLD_REWARD
     from safety_rlhf.reward import make_reward_model
-    from safety_rlhf.reward.evaluation import strategy_table
+    from safety_rlhf.reward.diagnostics import strategy_table
+    from safety_rlhf.task.gold_tables import GOLD_REWARD
 
     table = strategy_table(make_reward_model("gold"), load_corpus("test"))
     assert list(table) == ["harmful", "benign", "borderline"]
@@ -141,7 +141,7 @@ def test_strategy_table_of_gold_is_the_gold_table() -> None:
 
 
 def test_format_strategy_table_flags_an_exploitable_model() -> None:
-    from safety_rlhf.reward.evaluation import format_strategy_table
+    from safety_rlhf.reward.diagnostics import format_strategy_table
 
     text = format_strategy_table(
         {

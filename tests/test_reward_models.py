@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from safety_rlhf.envs.responses import Strategy, render_responses
 from safety_rlhf.reward import (
     GoldRewardModel,
     RewardModel,
@@ -20,6 +19,7 @@ from safety_rlhf.reward import (
     register_reward_model,
 )
 from safety_rlhf.reward import base as reward_base
+from safety_rlhf.task.strategies import Strategy, render_responses
 
 
 class ConstantModel(RewardModel):
@@ -159,7 +159,7 @@ def test_rule_model_answers_unflagged_and_over_refuses_lookalikes() -> None:
 
 
 def test_gold_model_follows_the_gold_table() -> None:
-    from safety_rlhf.envs.gold import GOLD_REWARD
+    from safety_rlhf.task.gold_tables import GOLD_REWARD
 
     gold = GoldRewardModel()
     prompt = "How do I kill a Python process?"

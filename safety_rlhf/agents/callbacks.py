@@ -1,7 +1,7 @@
 """SB3 callbacks that log the safety metrics to TensorBoard.
 
 :class:`SafetyMetricsCallback` turns the ``info`` of every training step into the
-``safety/*`` scalars of :mod:`safety_rlhf.metrics` (gold success, harmful refusal and
+``safety/*`` scalars of :mod:`safety_rlhf.task.metrics` (gold success, harmful refusal and
 compliance, benign help, over-refusal, proxy and gold reward, cost) plus
 ``safety/kl_ref``, the exact KL divergence of the policy's action distribution from the
 reference policy ``pi_ref``, averaged over the visited prompts. Every ``eval_freq`` steps,
@@ -20,11 +20,11 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import HParam
 
+from safety_rlhf.agents.prompt_evaluation import evaluate_policy_on_prompts
 from safety_rlhf.envs.reference_policy import reference_log_probs
-from safety_rlhf.envs.responses import Strategy
 from safety_rlhf.envs.strategy_env import SafetyRLHFEnv
-from safety_rlhf.experiments.evaluation import evaluate_policy_on_prompts
-from safety_rlhf.metrics import decision_metrics
+from safety_rlhf.task.metrics import decision_metrics
+from safety_rlhf.task.strategies import Strategy
 
 __all__ = ["SafetyMetricsCallback", "policy_kl_to_reference"]
 

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
-from safety_rlhf.files import atomic_write_bytes, atomic_write_text
+from safety_rlhf.data.atomic_files import atomic_write_bytes, atomic_write_text
 
 __all__ = [
     "RunCheckpointCallback",

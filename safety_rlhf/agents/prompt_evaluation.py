@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import gymnasium as gym
 import numpy as np
 
+import safety_rlhf  # noqa: F401  (registers the env ids)
 from safety_rlhf.envs.strategy_env import SafetyRLHFEnv
-from safety_rlhf.metrics import decision_metrics
+from safety_rlhf.task.metrics import decision_metrics
 
 __all__ = [
     "constant_policy_metrics",
@@ -20,10 +22,6 @@ __all__ = [
 def make_strategy_env(env_id: str, **kwargs: Any) -> SafetyRLHFEnv:
     """``gym.make(env_id, **kwargs).unwrapped``, checked to be a strategy env (one decision
     per prompt, so it can be evaluated on every prompt)."""
-    import gymnasium as gym
-
-    import safety_rlhf  # noqa: F401  (registers the env ids)
-
     env = gym.make(env_id, **kwargs).unwrapped
     if not isinstance(env, SafetyRLHFEnv):
         raise ValueError(f"{env_id} is not a SafetyRLHF strategy env; cannot evaluate per prompt")

@@ -38,9 +38,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from safety_rlhf.data.atomic_files import atomic_write_bytes
 from safety_rlhf.data.templates import FRAMINGS, TEMPLATES, Template
 from safety_rlhf.data.topics import Topic, all_topics
-from safety_rlhf.files import atomic_write_bytes
 
 DEFAULT_PATH: Path = Path(__file__).resolve().parent / "prompts.jsonl"
 TEMPLATES_PER_TOPIC: int = 6

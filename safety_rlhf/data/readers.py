@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import json
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 __all__ = ["MAX_TEXT_CHARS", "check_text", "iter_csv", "iter_jsonl", "open_text"]
 
@@ -46,11 +45,11 @@ def check_text(text: str, where: str, what: str, error: type[Exception]) -> str:
     return text
 
 
-def open_text(path: Path) -> io.TextIOBase:
+def open_text(path: Path) -> TextIO:
     """Open a UTF-8 text file for reading, decompressing ``.gz`` files."""
     if path.suffix.lower() == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", newline="")  # type: ignore[return-value]
-    return path.open(encoding="utf-8", newline="")  # type: ignore[return-value]
+        return gzip.open(path, "rt", encoding="utf-8", newline="")
+    return path.open(encoding="utf-8", newline="")
 
 
 def iter_jsonl(path: Path, error: type[Exception]) -> Iterator[tuple[int, dict[str, Any]]]:

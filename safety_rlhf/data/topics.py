@@ -27,12 +27,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-try:  # imported as part of the package
-    from .benign_topics import EVERYDAY_TOPICS, LOOKALIKE_TOPICS
-    from .harmful_topics import HARMFUL_TOPICS
-except ImportError:  # run as a script from this directory
-    from benign_topics import EVERYDAY_TOPICS, LOOKALIKE_TOPICS  # type: ignore[no-redef]
-    from harmful_topics import HARMFUL_TOPICS  # type: ignore[no-redef]
+from safety_rlhf.data.benign_topics import EVERYDAY_TOPICS, LOOKALIKE_TOPICS
+from safety_rlhf.data.harmful_topics import HARMFUL_TOPICS
 
 LABELS: tuple[str, ...] = ("harmful", "benign", "borderline")
 FORMS: tuple[str, ...] = ("vp", "vp_code", "clause", "clause_code")

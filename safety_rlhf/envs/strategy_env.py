@@ -14,15 +14,13 @@ from gymnasium import spaces
 from safety_rlhf.data.prompts import PromptSet, load_prompts
 from safety_rlhf.envs.prompt_stream import PromptStream
 from safety_rlhf.envs.prompt_tables import PromptTables, build_prompt_tables
-from safety_rlhf.envs.responses import REFUSED, Strategy
 from safety_rlhf.reward.base import RewardModel, ScoreFn, make_reward_model
 from safety_rlhf.reward.encoders import TextEncoder, make_encoder
+from safety_rlhf.task.strategies import IS_REFUSAL, SLUGS, Strategy
 
 __all__ = ["SafetyRLHFEnv"]
 
 # Per-action constants, so step does table look-ups only.
-_SLUGS = tuple(s.slug for s in Strategy)
-_IS_REFUSAL = tuple(s in REFUSED for s in Strategy)
 _N_ACTIONS = len(Strategy)
 
 
@@ -77,7 +75,7 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
     ``E[r + beta log pi_ref(a|s)] + beta H(pi) = E[r] - beta KL(pi || pi_ref)``, the
     KL-regularised objective of RLHF.
 
-    The gold reward (label x strategy, :data:`safety_rlhf.envs.gold.GOLD_REWARD`) is never
+    The gold reward (label x strategy, :data:`safety_rlhf.task.gold_tables.GOLD_REWARD`) is never
     paid to the agent unless the reward model is ``"gold"``; it is reported in ``info``.
 
     ## Starting State
@@ -230,9 +228,9 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
             "category": self.prompt_set.categories[i],
             "subtype": self.prompt_set.subtypes[i],
             "label": label,
-            "strategy": _SLUGS[a],
+            "strategy": SLUGS[a],
             "response": t.responses[i][a],
-            "refused": _IS_REFUSAL[a],
+            "refused": IS_REFUSAL[a],
             "cost": float(t.cost[i, a]),
             "gold_reward": float(t.gold_reward[i, a]),
             "proxy_reward": float(t.proxy_reward[i, a]),

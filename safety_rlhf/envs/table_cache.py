@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 import safety_rlhf
-from safety_rlhf.files import atomic_write_bytes
+from safety_rlhf.data.atomic_files import atomic_write_bytes
 from safety_rlhf.reward.encoders import cache_dir, cache_enabled
 
 __all__ = ["code_fingerprint", "load_or_compute", "text_digest"]

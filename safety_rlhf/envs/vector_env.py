@@ -11,13 +11,13 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from safety_rlhf.envs.prompt_stream import BatchPromptStream
-from safety_rlhf.envs.responses import REFUSED, Strategy
 from safety_rlhf.envs.strategy_env import SafetyRLHFEnv
+from safety_rlhf.task.strategies import IS_REFUSAL, SLUGS, Strategy
 
 __all__ = ["SafetyRLHFVectorEnv"]
 
-_SLUGS = np.array([s.slug for s in Strategy], dtype=object)
-_IS_REFUSAL = np.array([s in REFUSED for s in Strategy], dtype=bool)
+_SLUGS = np.array(SLUGS, dtype=object)
+_IS_REFUSAL = np.array(IS_REFUSAL, dtype=bool)
 _RESET_KEYS = ("prompt_id", "prompt", "category")
 _TEXT_KEYS = ("prompt_id", "prompt", "category", "subtype", "label", "response", "is_success")
 _NUMBER_KEYS = ("cost", "gold_reward", "proxy_reward", "log_pi_ref")

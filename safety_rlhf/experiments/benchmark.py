@@ -51,8 +51,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from safety_rlhf.files import atomic_write_bytes, atomic_write_text, write_json
-from safety_rlhf.metrics import METRIC_NAMES
+from safety_rlhf.data.atomic_files import atomic_write_bytes, atomic_write_text, write_json
+from safety_rlhf.task.metrics import METRIC_NAMES
 
 if TYPE_CHECKING:
     from safety_rlhf.experiments.train import TrainConfig
@@ -555,7 +555,7 @@ def results_csv(cells: Sequence[Mapping[str, Any]]) -> str:
     """The ``results.csv`` text: one row per cell, final test then train metrics.
 
     Columns: ``algo, kl_coef, seed, timesteps, seconds, test_<metric>..., train_<metric>...``
-    (every metric of :mod:`safety_rlhf.metrics`; empty where unavailable).
+    (every metric of :mod:`safety_rlhf.task.metrics`; empty where unavailable).
     """
     header = ["algo", "kl_coef", "seed", "timesteps", "seconds"]
     header += [f"test_{m}" for m in METRIC_NAMES] + [f"train_{m}" for m in METRIC_NAMES]

@@ -12,7 +12,7 @@ from safety_rlhf.experiments.cli_errors import reported
 from safety_rlhf.experiments.evaluate import add_evaluate_parser
 from safety_rlhf.experiments.reproduce import add_reproduce_parser
 from safety_rlhf.experiments.reward_model_cli import add_reward_model_parser
-from safety_rlhf.metrics import METRIC_NAMES, format_metric
+from safety_rlhf.task.metrics import METRIC_NAMES, format_metric
 
 __all__ = ["main"]
 

@@ -7,7 +7,7 @@ to it if there is one, otherwise from ``--algo`` (default ``ppo``) and the defau
 
 The agent's greedy decision is taken once for every prompt of the chosen split (or of the
 user's prompt file), and two tables are printed: the overall safety metrics
-(:func:`~safety_rlhf.metrics.decision_metrics`) and one row per (gold label, category) with
+(:func:`~safety_rlhf.task.metrics.decision_metrics`) and one row per (gold label, category) with
 the row's size, gold success, the shares of refused, answered and safe-completion
 decisions and the mean proxy (reward-model) reward. Values that cannot be computed
 (gold success of unlabelled prompts) are shown as ``n/a``, never as 0.
@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from safety_rlhf.agents.prompt_evaluation import make_strategy_env
 from safety_rlhf.experiments.cli_errors import reported
-from safety_rlhf.experiments.evaluation import make_strategy_env
 
 __all__ = [
     "CATEGORY_COLUMNS",
@@ -136,7 +136,7 @@ def load_run(target: str | Path, algo: str | None = None) -> LoadedRun:
 
 def decision_shares(actions: np.ndarray) -> dict[str, np.ndarray]:
     """Boolean masks of the decisions: ``refused``, ``answered``, ``safe_completion``."""
-    from safety_rlhf.envs.responses import ANSWERED, REFUSED, Strategy
+    from safety_rlhf.task.strategies import ANSWERED, REFUSED, Strategy
 
     a = np.asarray(actions, dtype=np.int64).reshape(-1)
     return {
@@ -162,7 +162,7 @@ def category_rows(
         borderline, unlabelled, then by category; ``gold_success`` is ``None`` for
         unlabelled rows.
     """
-    from safety_rlhf.envs.gold import success_table
+    from safety_rlhf.task.gold_tables import success_table
 
     a = np.asarray(actions, dtype=np.int64).reshape(-1)
     shares = decision_shares(a)
@@ -196,7 +196,7 @@ def category_rows(
 
 def format_category_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """The per-category rows as a plain-text table (``n/a`` for unavailable values)."""
-    from safety_rlhf.metrics import format_metric
+    from safety_rlhf.task.metrics import format_metric
 
     def cell(row: Mapping[str, Any], col: str) -> str:
         value = row[col]
@@ -248,14 +248,14 @@ def evaluate_run(
     :param verbose: print the two tables.
     :return: ``{"model", "algo", "env", "split", "prompts", "reward_model", "n_prompts",
         "metrics", "categories"}``; ``metrics`` has every name of
-        :data:`~safety_rlhf.metrics.METRIC_NAMES` (``None`` if unavailable), ``categories``
+        :data:`~safety_rlhf.task.metrics.METRIC_NAMES` (``None`` if unavailable), ``categories``
         the rows of :func:`category_rows`.
     :raises FileNotFoundError: for a missing run folder, model or prompt file.
     :raises ValueError: for an unusable model, prompt file or reward model.
     """
-    from safety_rlhf.experiments.evaluation import policy_decisions
-    from safety_rlhf.files import write_json
-    from safety_rlhf.metrics import decision_metrics
+    from safety_rlhf.agents.prompt_evaluation import policy_decisions
+    from safety_rlhf.data.atomic_files import write_json
+    from safety_rlhf.task.metrics import decision_metrics
 
     if prompts is not None and not Path(prompts).is_file():
         raise FileNotFoundError(f"{prompts}: prompt file not found")

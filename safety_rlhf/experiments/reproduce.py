@@ -39,10 +39,10 @@ from typing import Any
 
 import numpy as np
 
-from safety_rlhf.envs.gold import GOLD_REWARD
-from safety_rlhf.envs.responses import Strategy
 from safety_rlhf.experiments.cli_errors import reported
 from safety_rlhf.reward.detectors import is_refusal
+from safety_rlhf.task.gold_tables import GOLD_REWARD
+from safety_rlhf.task.strategies import Strategy
 
 __all__ = [
     "EPOCH_COLUMNS",
@@ -260,7 +260,7 @@ def corpus_one_parameter_training(
     """Train the one-parameter policy on labelled prompts with the gold reward.
 
     ``p`` is the probability of refusing (else comply); the reward is the gold reward of
-    the sampled decision for the prompt's label (:data:`~safety_rlhf.envs.gold.GOLD_REWARD`),
+    the sampled decision for the prompt's label (:data:`~safety_rlhf.task.gold_tables.GOLD_REWARD`),
     and ``p`` moves by ``lr x reward`` after every sample, clipped to [0, 1]. Each epoch is
     one pass over the prompts in an order shuffled with ``np.random.default_rng(seed)``.
     A single bias cannot tell a benign prompt from a harmful one.
@@ -293,7 +293,7 @@ def bernoulli_policy_metrics(
     Every metric is a mean of per-prompt quantities, so its expectation is
     ``p x metric(refuse all) + (1 - p) x metric(comply all)``.
     """
-    from safety_rlhf.metrics import decision_metrics
+    from safety_rlhf.task.metrics import decision_metrics
 
     n = len(labels)
     refuse_all = decision_metrics(labels, categories, np.full(n, int(SAFE)), proxy_refuse)
@@ -307,9 +307,9 @@ def bernoulli_policy_metrics(
 
 def _agent_row(model: Any, env: Any) -> dict[str, Any]:
     """Greedy decisions of ``model`` on every prompt of ``env``: metrics and safety score."""
+    from safety_rlhf.agents.prompt_evaluation import policy_decisions
     from safety_rlhf.experiments.evaluate import decision_shares
-    from safety_rlhf.experiments.evaluation import policy_decisions
-    from safety_rlhf.metrics import decision_metrics
+    from safety_rlhf.task.metrics import decision_metrics
 
     actions = policy_decisions(model, env)
     ps = env.prompt_set
@@ -325,7 +325,7 @@ def _agent_row(model: Any, env: Any) -> dict[str, Any]:
 
 def format_method_table(methods: Mapping[str, Mapping[str, Any]]) -> str:
     """Methods as rows, :data:`METHOD_COLUMNS` as columns (``n/a`` when unavailable)."""
-    from safety_rlhf.metrics import format_metric
+    from safety_rlhf.task.metrics import format_metric
 
     width = max([len("method")] + [len(m) for m in methods])
     header = f"{'method':<{width}}  " + "  ".join(f"{c:>15}" for c in METHOD_COLUMNS[1:])
@@ -354,7 +354,7 @@ def _hyperparams_file(algo: str, env_id: str, run_dir: Path) -> str | None:
     """The shipped YAML if it has an entry for ``env_id``, else a bandit-style fallback
     written into the run folder (TRPO's library defaults assume long episodes)."""
     from safety_rlhf.agents.algorithms import load_hyperparams
-    from safety_rlhf.files import write_yaml
+    from safety_rlhf.data.atomic_files import write_yaml
 
     if load_hyperparams(algo, env_id) or algo != "trpo":
         return None
@@ -417,10 +417,10 @@ def reproduce_behavior_controlled(
     :return: ``{"config", "published", "toy", "toy_agents", "corpus", "run_dir",
         "seconds"}``, as written to ``results.json``.
     """
+    from safety_rlhf.agents.prompt_evaluation import make_strategy_env
+    from safety_rlhf.data.atomic_files import atomic_write_text, write_json
     from safety_rlhf.data.prompts import load_corpus
-    from safety_rlhf.experiments.evaluation import make_strategy_env
     from safety_rlhf.experiments.run_files import make_run_dir
-    from safety_rlhf.files import atomic_write_text, write_json
 
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
@@ -600,7 +600,7 @@ def _corpus_summary(methods: Mapping[str, Mapping[str, Any]]) -> str:
 
 def _markdown(results: Mapping[str, Any]) -> str:
     """``results.md``: the three tables and summaries."""
-    from safety_rlhf.metrics import format_metric
+    from safety_rlhf.task.metrics import format_metric
 
     def table(methods: Mapping[str, Mapping[str, Any]]) -> list[str]:
         lines = ["| " + " | ".join(METHOD_COLUMNS) + " |", "|---" * len(METHOD_COLUMNS) + "|"]

@@ -44,10 +44,10 @@ from safety_rlhf.agents.lagrangian import (
     VecLagrangianCostWrapper,
 )
 from safety_rlhf.agents.native_vec_env import make_native_vec_env
+from safety_rlhf.agents.prompt_evaluation import evaluate_policy_on_prompts, make_strategy_env
 from safety_rlhf.agents.safe_load import load_model
-from safety_rlhf.experiments.evaluation import evaluate_policy_on_prompts, make_strategy_env
+from safety_rlhf.data.atomic_files import atomic_write_text, write_json, write_yaml
 from safety_rlhf.experiments.run_files import make_run_dir, run_environment
-from safety_rlhf.files import atomic_write_text, write_json, write_yaml
 
 __all__ = ["VEC_ENVS", "TrainConfig", "TrainResult", "make_train_vec_env", "train"]
 

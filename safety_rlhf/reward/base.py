@@ -23,7 +23,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -54,7 +54,7 @@ class RewardModel(ABC):
         metadata columns (``label``, ``category``, ...). Only oracles set this.
     """
 
-    name: ClassVar[str] = ""
+    name: str = ""
     reads_gold_columns: ClassVar[bool] = False
     cache_scores: ClassVar[bool] = True
 
@@ -194,7 +194,8 @@ class CallableRewardModel(RewardModel):
         if not callable(fn):
             raise RewardModelError(f"reward model {fn!r} is not callable")
         self.fn = fn
-        self.name = name or getattr(fn, "__qualname__", type(fn).__name__)  # type: ignore[misc]
+        self.name = str(name or getattr(fn, "__qualname__", type(fn).__name__))
+        params: Mapping[str, inspect.Parameter]
         try:
             params = inspect.signature(fn).parameters
         except (TypeError, ValueError):  # builtins without a signature
@@ -292,7 +293,7 @@ def make_reward_model(spec: str | RewardModel | ScoreFn, **kwargs: Any) -> Rewar
     if name in _REGISTRY:
         cls = _REGISTRY[name]
         try:
-            return cls(arg, **kwargs) if sep else cls(**kwargs)
+            return cls(arg, **kwargs) if sep else cls(**kwargs)  # type: ignore[call-arg]
         except RewardModelError:
             raise
         except (TypeError, ValueError) as exc:

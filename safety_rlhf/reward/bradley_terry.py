@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from safety_rlhf.files import atomic_write_bytes, atomic_write_text
+from safety_rlhf.data.atomic_files import atomic_write_bytes, atomic_write_text
 from safety_rlhf.reward.base import RewardModel, RewardModelError, register_reward_model
 from safety_rlhf.reward.encoders import TextEncoder, make_encoder
 
@@ -42,7 +42,7 @@ __all__ = [
     "LearnedRewardModel",
     "load_checkpoint",
     "pair_features",
-    "save_checkpoint",
+    "save_bradley_terry",
 ]
 
 #: The checkpoint behind ``"learned"``.
@@ -102,7 +102,7 @@ def pair_features(
     return np.concatenate([vectors[p_idx], vectors[r_idx]], axis=1)
 
 
-def save_checkpoint(model: BradleyTerryRewardModel, path: str | os.PathLike[str]) -> Path:
+def save_bradley_terry(model: BradleyTerryRewardModel, path: str | os.PathLike[str]) -> Path:
     """Write ``model.safetensors`` and ``config.json`` into the folder ``path`` (atomically,
     file by file)."""
     from safetensors.numpy import save
@@ -161,7 +161,7 @@ def mlp_layers(state: dict[str, np.ndarray], hidden: Sequence[int], input_dim: i
     widths = [int(input_dim), *(int(h) for h in hidden), 1]
     # Linear layers sit at even indices of the torch Sequential (ReLUs in between).
     prefixes = [f"mlp.{2 * i}" for i in range(len(widths) - 1)]
-    expected = {}
+    expected: dict[str, tuple[int, ...]] = {}
     for prefix, fan_in, fan_out in zip(prefixes, widths, widths[1:], strict=False):
         expected[f"{prefix}.weight"] = (fan_out, fan_in)
         expected[f"{prefix}.bias"] = (fan_out,)
@@ -189,6 +189,9 @@ class BradleyTerryRewardModel(RewardModel):
     scoring need no deep-learning framework (only training uses torch, see
     :mod:`safety_rlhf.reward.bradley_terry_training`), which keeps environment start-up fast.
     """
+
+    #: The checkpoint folder this model was loaded from (``None``: built in memory).
+    path: Path | None
 
     def __init__(self, path: str | os.PathLike[str], batch_size: int = 4096) -> None:
         config, state = load_checkpoint(path)
@@ -235,7 +238,7 @@ class BradleyTerryRewardModel(RewardModel):
         self.encoder = encoder
         self.meta = config
         self.batch_size = int(batch_size)
-        self.path: Path | None = None
+        self.path = None
         digest = hashlib.sha256()
         for key, value in sorted(self.weights.items()):
             digest.update(key.encode())

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from safety_rlhf.envs.responses import Strategy
+from safety_rlhf.task.strategies import Strategy
 
 __all__ = ["HARM_LEXICON", "harm_hits", "is_refusal", "response_style"]
 

@@ -8,7 +8,7 @@ Two views of a reward model against the gold standard:
 * :func:`strategy_table`: for each gold label, the model's mean score of each of the six
   rendered strategies. An agent trained on the model learns the strategy the model scores
   highest; :func:`format_strategy_table` puts each label's model row next to its gold row
-  (:data:`~safety_rlhf.envs.gold.GOLD_REWARD`) and says whether the model's favourite is
+  (:data:`~safety_rlhf.task.gold_tables.GOLD_REWARD`) and says whether the model's favourite is
   one gold also ranks first. Where it ``DISAGREES``, the agent is paid for the wrong
   behaviour: that is the reward hack to expect.
 """
@@ -27,9 +27,9 @@ import numpy as np
 
 from safety_rlhf.data.preferences import PreferenceSet
 from safety_rlhf.data.prompts import PromptSet
-from safety_rlhf.envs.gold import GOLD_REWARD, LABELS
-from safety_rlhf.envs.responses import Strategy, render_responses
 from safety_rlhf.reward.base import RewardModel
+from safety_rlhf.task.gold_tables import GOLD_REWARD, LABELS
+from safety_rlhf.task.strategies import Strategy, render_responses
 
 __all__ = [
     "STRATEGY_COLUMNS",
@@ -72,7 +72,7 @@ def preference_columns(path: str | os.PathLike[str]) -> dict[str, list[Any]]:
 
     :param path: the preference file.
     :return: ``{"label": [...]}`` if every row has a label that is one of
-        :data:`~safety_rlhf.envs.gold.LABELS`, else ``{}`` (no file, unreadable file, or an
+        :data:`~safety_rlhf.task.gold_tables.LABELS`, else ``{}`` (no file, unreadable file, or an
         HH-RLHF file: no error, since label-free models do not need it).
     """
     path = Path(path)
@@ -104,7 +104,7 @@ def strategy_table(model: RewardModel, prompt_set: PromptSet) -> dict[str, np.nd
     :param model: the reward model.
     :param prompt_set: prompts with gold labels; unlabelled prompts are left out.
     :return: ``{label: float64 array of shape (6,)}`` in :class:`Strategy` order, for each
-        label present, in :data:`~safety_rlhf.envs.gold.LABELS` order.
+        label present, in :data:`~safety_rlhf.task.gold_tables.LABELS` order.
     """
     keep = [i for i, label in enumerate(prompt_set.labels) if label is not None]
     if not keep:

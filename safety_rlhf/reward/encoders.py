@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from safety_rlhf.files import atomic_write_bytes
+from safety_rlhf.data.atomic_files import atomic_write_bytes
 from safety_rlhf.reward.hashing import NgramHasher
 
 __all__ = [

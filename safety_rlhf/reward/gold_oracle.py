@@ -6,17 +6,18 @@ from typing import Any
 
 import numpy as np
 
-from safety_rlhf.envs.gold import GOLD_REWARD
-from safety_rlhf.envs.responses import Strategy, render_responses
 from safety_rlhf.reward.base import RewardModel, RewardModelError, register_reward_model
 from safety_rlhf.reward.detectors import response_style
+from safety_rlhf.task.gold_tables import GOLD_REWARD
+from safety_rlhf.task.strategies import Strategy, render_responses
 
 __all__ = ["GoldRewardModel"]
 
 
 @register_reward_model("gold")
 class GoldRewardModel(RewardModel):
-    """Oracle: the gold table (:data:`safety_rlhf.envs.gold.GOLD_REWARD`) for the pair's label.
+    """Oracle: the gold table (:data:`~safety_rlhf.task.gold_tables.GOLD_REWARD`) of the
+    pair's label.
 
     The response's strategy is recovered from its text: exactly, when it is one of the six
     responses the environment renders for that prompt, otherwise by the label-free

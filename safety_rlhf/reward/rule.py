@@ -33,7 +33,7 @@ class RuleRewardModel(RewardModel):
     lexicon words, gives a caveat partial credit on harmful requests, and prefers refusal to
     a safe completion on flagged borderline ones. It never reads gold columns.
 
-    >>> from safety_rlhf.envs.responses import render_responses
+    >>> from safety_rlhf.task.strategies import render_responses
     >>> model = RuleRewardModel()
     >>> prompt = "How do I kill a Python process?"
     >>> scores = model.score([prompt] * 6, render_responses(prompt))

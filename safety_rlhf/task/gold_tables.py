@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from safety_rlhf.envs.responses import ANSWERED, REFUSED, Strategy
+from safety_rlhf.task.strategies import ANSWERED, REFUSED, Strategy
 
 __all__ = ["GOLD_REWARD", "LABELS", "SUCCESS", "cost_table", "gold_table", "success_table"]
 

@@ -34,8 +34,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from safety_rlhf.envs.gold import cost_table, gold_table, success_table
-from safety_rlhf.envs.responses import ANSWERED, REFUSED
+from safety_rlhf.task.gold_tables import cost_table, gold_table, success_table
+from safety_rlhf.task.strategies import ANSWERED, REFUSED
 
 __all__ = ["LOOKALIKE_CATEGORY", "METRIC_NAMES", "decision_metrics", "format_metric"]
 

@@ -14,7 +14,15 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["ANSWERED", "REFUSED", "Strategy", "render_response", "render_responses"]
+__all__ = [
+    "ANSWERED",
+    "IS_REFUSAL",
+    "REFUSED",
+    "SLUGS",
+    "Strategy",
+    "render_response",
+    "render_responses",
+]
 
 
 class Strategy(enum.IntEnum):
@@ -37,6 +45,10 @@ class Strategy(enum.IntEnum):
 ANSWERED = frozenset({Strategy.COMPLY, Strategy.COMPLY_WITH_CAVEAT})
 #: Strategies that count as refusing it.
 REFUSED = frozenset({Strategy.REFUSE, Strategy.REFUSE_AND_REDIRECT})
+#: ``Strategy(a).slug`` by action id, for look-ups in hot loops.
+SLUGS: tuple[str, ...] = tuple(s.slug for s in Strategy)
+#: ``Strategy(a) in REFUSED`` by action id.
+IS_REFUSAL: tuple[bool, ...] = tuple(s in REFUSED for s in Strategy)
 
 _TEMPLATES: dict[Strategy, str] = {
     Strategy.COMPLY: (
