@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from safety_rlhf.data.output_paths import MARKER
 from safety_rlhf.data.preferences import DEFAULT_TEST_PATH, DEFAULT_TRAIN_PATH
 from safety_rlhf.experiments.cli import main
 from safety_rlhf.task.strategies import Strategy, render_responses
@@ -69,7 +70,12 @@ def test_train_writes_a_checkpoint_that_eval_reads(
             "--hidden", "16", "--preferences", str(pairs_jsonl), "--no-progress-bar",
             "--out", str(out_dir)]  # fmt: skip
     assert main(argv) == 0
-    assert {p.name for p in out_dir.iterdir()} == {"model.safetensors", "config.json", "eval.json"}
+    assert {p.name for p in out_dir.iterdir()} == {
+        "model.safetensors",
+        "config.json",
+        "eval.json",
+        MARKER,
+    }
     report = json.loads((out_dir / "eval.json").read_text())
     assert report["train_pairs"] == 4 * len(NAMES)
     assert report["train_data"] == "pairs.jsonl"

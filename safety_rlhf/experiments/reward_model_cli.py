@@ -60,7 +60,6 @@ def add_reward_model_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_make_preferences(sub: argparse._SubParsersAction) -> None:
-    from safety_rlhf.data.preferences import DEFAULT_TEST_PATH, DEFAULT_TRAIN_PATH
     from safety_rlhf.data.simulated_annotator import AnnotatorConfig
 
     d = AnnotatorConfig()
@@ -68,18 +67,19 @@ def _add_make_preferences(sub: argparse._SubParsersAction) -> None:
         "make-preferences",
         help="write simulated-annotator train pairs and gold test pairs",
         description="Write preference pairs for the shipped corpus: the simulated annotator "
-        "on the train split, gold preferences on the test split. The defaults regenerate "
-        "the shipped files byte for byte.",
+        "on the train split, gold preferences on the test split. The defaults give the "
+        "shipped files byte for byte; they are written into the working directory (no "
+        "command writes into the installed package).",
     )
     p.add_argument(
         "--train-out",
-        default=str(DEFAULT_TRAIN_PATH),
-        help="train pairs file (default: the shipped one; .gz is gzipped)",
+        default="preferences_train.jsonl.gz",
+        help="train pairs file (default: ./preferences_train.jsonl.gz; .gz is gzipped)",
     )
     p.add_argument(
         "--test-out",
-        default=str(DEFAULT_TEST_PATH),
-        help="gold test pairs file (default: the shipped one)",
+        default="preferences_test.jsonl.gz",
+        help="gold test pairs file (default: ./preferences_test.jsonl.gz)",
     )
     p.add_argument(
         "--noise",
@@ -117,9 +117,12 @@ def _add_make_preferences(sub: argparse._SubParsersAction) -> None:
 
 @reported(lambda args: f"reward-model {args.rm_command}")
 def _run_make_preferences(args: argparse.Namespace) -> int:
+    from safety_rlhf.data.output_paths import check_output_file
     from safety_rlhf.data.preferences import load_preferences
     from safety_rlhf.data.simulated_annotator import AnnotatorConfig, make_preference_files
 
+    check_output_file(args.train_out, "--train-out")
+    check_output_file(args.test_out, "--test-out")
     config = AnnotatorConfig(
         noise=args.noise,
         caveat_bias=args.caveat_bias,
@@ -194,7 +197,16 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         help=f"weight of the reward-centering term (default: {d.centering})",
     )
     p.add_argument("--no-progress-bar", action="store_true", help="hide the progress bar")
-    p.add_argument("--out", required=True, help="checkpoint folder to write")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="checkpoint folder to write: new, empty, or an earlier output of this command",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a non-empty --out folder that this command did not write",
+    )
     p.set_defaults(func=_run_train)
 
 
@@ -203,11 +215,14 @@ def _run_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from safety_rlhf.data.atomic_files import write_json
+    from safety_rlhf.data.output_paths import check_output_dir, write_output_dir
     from safety_rlhf.data.preferences import load_preferences, load_shipped_preferences
     from safety_rlhf.reward.bradley_terry import BradleyTerryConfig, save_bradley_terry
     from safety_rlhf.reward.bradley_terry_training import train_bradley_terry
     from safety_rlhf.reward.diagnostics import pairwise_accuracy
 
+    command = "reward-model train"
+    check_output_dir(args.out, command, overwrite=args.overwrite)  # before hours of training
     if args.preferences == SHIPPED_TRAIN:
         prefs = load_shipped_preferences("train")
         source = "shipped train pairs"
@@ -236,7 +251,6 @@ def _run_train(args: argparse.Namespace) -> int:
     )
     heldout = load_shipped_preferences("test")
     heldout_accuracy = pairwise_accuracy(model, heldout)
-    out = save_bradley_terry(model, args.out)
     report: dict[str, Any] = {
         "train_data": SHIPPED_TRAIN if args.preferences == SHIPPED_TRAIN else Path(source).name,
         "train_pairs": len(prefs),
@@ -248,7 +262,12 @@ def _run_train(args: argparse.Namespace) -> int:
         "heldout_pairs": len(heldout),
         "heldout_accuracy": round(heldout_accuracy, 6),
     }
-    write_json(out / "eval.json", report)
+
+    def fill(folder: Path) -> None:
+        save_bradley_terry(model, folder)
+        write_json(folder / "eval.json", report)
+
+    out = write_output_dir(args.out, command, fill, overwrite=args.overwrite)
     print(
         f"best epoch: {report['best_epoch']} of {report['epochs_run']} run, "
         f"validation accuracy {history.best_val_accuracy:.3f}"
