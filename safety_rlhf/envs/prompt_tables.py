@@ -9,6 +9,7 @@ deterministic function of (prompt, response), as the interface requires.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,7 +82,7 @@ def build_prompt_tables(
             },
         }
 
-    def valid(arrays: dict[str, np.ndarray]) -> bool:
+    def valid(arrays: Mapping[str, np.ndarray]) -> bool:
         return arrays.get("observations", np.empty(0)).shape == (n, encoder.dim) and all(
             v.shape == (n, n_actions) and v.dtype == np.float32
             for k, v in arrays.items()

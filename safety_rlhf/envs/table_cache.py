@@ -16,26 +16,23 @@ The key is a SHA-256 over everything the arrays depend on:
   rule, a template or the scoring code invalidates every entry, and the package version.
 
 Files live in ``cache_dir() / "tables"`` (``$SAFETY_RLHF_CACHE`` or
-``~/.cache/safety_rlhf``), are written atomically and read with ``allow_pickle=False``.
+``~/.cache/safety_rlhf``), are written atomically and read with ``allow_pickle=False``,
+and are checked when read (:mod:`safety_rlhf.data.disk_cache`).
 Deleting the folder is always safe. ``SAFETY_RLHF_CACHE=off`` turns this cache and the
 MiniLM embedding cache off.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
-import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
 import safety_rlhf
-from safety_rlhf.data.atomic_files import atomic_write_bytes
-from safety_rlhf.reward.encoders import cache_dir, cache_enabled
+from safety_rlhf.data.disk_cache import cache_dir, cache_enabled, load_arrays, save_arrays
 
 __all__ = ["code_fingerprint", "load_or_compute", "text_digest"]
 
@@ -68,14 +65,15 @@ def text_digest(texts: Iterable[object]) -> str:
 def load_or_compute(
     key_parts: Iterable[str],
     compute: Callable[[], dict[str, np.ndarray]],
-    validate: Callable[[dict[str, np.ndarray]], bool] | None = None,
+    validate: Callable[[Mapping[str, np.ndarray]], bool] | None = None,
 ) -> dict[str, np.ndarray]:
     """Arrays from the cache entry keyed by ``key_parts``, or ``compute()``'s, then saved.
 
     :param key_parts: strings that together determine the arrays.
     :param compute: builds the arrays (names must be valid file names inside a zip).
-    :param validate: checks loaded arrays (shapes, dtypes); a failing or unreadable entry is
-        recomputed and overwritten.
+    :param validate: checks loaded arrays (shapes, dtypes); a failing, unreadable or
+        non-finite entry is deleted, recomputed and written again
+        (:func:`~safety_rlhf.data.disk_cache.load_arrays`).
     """
     if not cache_enabled():
         return compute()
@@ -83,17 +81,8 @@ def load_or_compute(
     for part in key_parts:
         digest.update(part.encode("utf-8", "surrogatepass") + b"\x00")
     path = cache_dir() / "tables" / f"{digest.hexdigest()}.npz"
-    if path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                arrays = {name: npz[name] for name in npz.files}
-            if validate is None or validate(arrays):
-                return arrays
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile):
-            pass  # unreadable or truncated: recompute and overwrite
-    arrays = compute()
-    buffer = io.BytesIO()
-    np.savez(buffer, allow_pickle=False, **arrays)
-    with contextlib.suppress(OSError):  # a read-only cache folder only costs speed
-        atomic_write_bytes(path, buffer.getvalue())
+    arrays = load_arrays(path, validate)  # checked: a bad entry is deleted and recomputed
+    if arrays is None:
+        arrays = compute()
+        save_arrays(path, arrays)
     return arrays

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from safety_rlhf.experiments.benchmark import add_benchmark_parser
+from safety_rlhf.experiments.cache_cli import add_cache_parser
 from safety_rlhf.experiments.cli_errors import reported
 from safety_rlhf.experiments.evaluate import add_evaluate_parser
 from safety_rlhf.experiments.reproduce import add_reproduce_parser
@@ -165,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_train(sub)
     add_reward_model_parser(sub)
+    add_cache_parser(sub)
     add_evaluate_parser(sub)
     add_reproduce_parser(sub)
     add_benchmark_parser(sub)

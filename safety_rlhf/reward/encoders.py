@@ -16,27 +16,21 @@ environments or reward models ask for it; embeddings are also cached on disk (se
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from safety_rlhf.data.atomic_files import atomic_write_bytes
+from safety_rlhf.data.disk_cache import cache_dir, load_arrays, save_arrays
 from safety_rlhf.reward.hashing import NgramHasher
 
 __all__ = [
     "HashingEncoder",
     "MiniLMEncoder",
     "TextEncoder",
-    "cache_dir",
-    "cache_enabled",
     "make_encoder",
 ]
 
@@ -197,19 +191,24 @@ class MiniLMEncoder(TextEncoder):
         return np.stack([self._memo[t] for t in texts])
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        """Embed ``texts``, through the on-disk cache (one ``.npy`` file per list of texts)."""
+        """Embed ``texts``, through the checked on-disk cache
+        (:mod:`safety_rlhf.data.disk_cache`: one entry per list of texts)."""
         digest = hashlib.sha256(f"{self.name}:{self.dim}".encode())
         for text in texts:
-            digest.update(text.encode())
+            digest.update(text.encode("utf-8", "surrogatepass"))
             digest.update(b"\x00")
-        path = cache_dir() / self.name / f"{digest.hexdigest()}.npy"
-        if cache_enabled() and path.is_file():
-            try:
-                cached = np.load(path, allow_pickle=False)
-                if cached.shape == (len(texts), self.dim) and cached.dtype == np.float32:
-                    return cached
-            except (OSError, ValueError):
-                pass  # unreadable: recompute and overwrite
+        path = cache_dir() / self.name / f"{digest.hexdigest()}.npz"
+        shape = (len(texts), self.dim)
+        cached = load_arrays(
+            path,
+            validate=lambda a: (
+                set(a) == {"vectors"}
+                and a["vectors"].shape == shape
+                and a["vectors"].dtype == np.float32
+            ),
+        )
+        if cached is not None:
+            return cached["vectors"]
         vectors = self._model().encode(
             texts,
             batch_size=self.batch_size,
@@ -218,11 +217,7 @@ class MiniLMEncoder(TextEncoder):
             show_progress_bar=False,
         )
         vectors = np.asarray(vectors, dtype=np.float32)
-        buffer = io.BytesIO()
-        np.save(buffer, vectors, allow_pickle=False)
-        if cache_enabled():
-            with contextlib.suppress(OSError):  # a read-only cache folder only costs speed
-                atomic_write_bytes(path, buffer.getvalue())
+        save_arrays(path, {"vectors": vectors})
         return vectors
 
     def config(self) -> dict[str, Any]:
@@ -242,20 +237,6 @@ def _versioned(config: dict[str, Any], package: str) -> str:
     except PackageNotFoundError:
         installed = "missing"
     return json.dumps({**config, package: installed}, sort_keys=True)
-
-
-def cache_enabled() -> bool:
-    """Whether anything is cached on disk: ``SAFETY_RLHF_CACHE=off`` turns it off."""
-    return os.environ.get("SAFETY_RLHF_CACHE", "").lower() not in _OFF
-
-
-def cache_dir() -> Path:
-    """Where encodings are cached on disk: ``$SAFETY_RLHF_CACHE`` or ``~/.cache/safety_rlhf``."""
-    root = os.environ.get("SAFETY_RLHF_CACHE")
-    return Path(root) if root else Path.home() / ".cache" / "safety_rlhf"
-
-
-_OFF = ("off", "0", "none")
 
 
 _ENCODERS: dict[str, type[TextEncoder]] = {"hashing": HashingEncoder, "minilm": MiniLMEncoder}
