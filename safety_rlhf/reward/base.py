@@ -32,6 +32,7 @@ __all__ = [
     "CallableRewardModel",
     "RewardModel",
     "RewardModelError",
+    "check_spec_from_file",
     "list_reward_models",
     "make_reward_model",
     "register_reward_model",
@@ -56,6 +57,14 @@ class RewardModel(ABC):
 
     name: str = ""
     reads_gold_columns: ClassVar[bool] = False
+
+    @classmethod
+    def nested_specs(cls, argument: str) -> list[str]:
+        """The reward-model specs inside a ``"name:argument"`` spec of this class (default:
+        none; ``composite`` returns its parts), so :func:`check_spec_from_file` can check
+        them without building anything."""
+        return []
+
     cache_scores: ClassVar[bool] = True
 
     def score(
@@ -304,6 +313,37 @@ def make_reward_model(spec: str | RewardModel | ScoreFn, **kwargs: Any) -> Rewar
         f"unknown reward model {spec!r}; registered: {', '.join(list_reward_models())}; "
         "or give 'package.module:object'"
     )
+
+
+def check_spec_from_file(spec: object, source: str) -> str:
+    """``spec`` if it may be used when read from a file (a run's ``config.yaml``, a saved
+    benchmark cell): a registered name or ``"name:argument"`` of a registered kind, with
+    every nested spec (``composite:``) checked the same way. Nothing is imported or built.
+
+    A spec naming Python code (``"package.module:object"``) is refused: a run folder is
+    untrusted input, and building that spec would import and call whatever it names. Such
+    a spec is accepted only from the command line or from Python, where the user wrote it.
+
+    :param spec: the value read from the file.
+    :param source: where it was read, e.g. ``"runs/x/config.yaml: reward_model"``.
+    :raises RewardModelError: one line naming ``source`` and why.
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise RewardModelError(f"{source}: a reward-model spec must be a non-empty string")
+    _load_builtins()
+    text = spec.strip()
+    name, sep, arg = text.partition(":")
+    cls = _REGISTRY.get(name)
+    if cls is None:
+        kind = "names Python code" if sep else "is not a registered reward model"
+        raise RewardModelError(
+            f"{source}: reward model {text!r} {kind}; a spec read from a file may only name "
+            f"a registered model ({', '.join(list_reward_models())}, or NAME:ARGUMENT of one); "
+            "pass any other spec explicitly (--reward-model on the command line, or Python)"
+        )
+    for nested in cls.nested_specs(arg) if sep else ():
+        check_spec_from_file(nested, source)
+    return text
 
 
 def _import_object(spec: str, module_name: str, attr: str, kwargs: dict[str, Any]) -> RewardModel:

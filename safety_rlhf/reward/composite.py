@@ -112,6 +112,12 @@ class CompositeRewardModel(RewardModel):
     ['rule', 'rule_2']
     """
 
+    @classmethod
+    def nested_specs(cls, argument: str) -> list[str]:
+        """The part specs of ``"composite:ARGUMENT"`` (checked, never built, by
+        :func:`~safety_rlhf.reward.base.check_spec_from_file`)."""
+        return [str(spec) for spec, _ in parse_weights(argument)]
+
     def __init__(self, weights: Weights) -> None:
         what = self.name or "composite"
         parts: list[RewardModel] = []
