@@ -76,6 +76,12 @@ def _other_dim(folder: Path) -> None:
     (folder / "config.json").write_text(json.dumps(config))
 
 
+def _bad_architecture(folder: Path) -> None:
+    config = json.loads((folder / "config.json").read_text())
+    config["architecture"] = "mlp"
+    (folder / "config.json").write_text(json.dumps(config))
+
+
 def _pickle(folder: Path) -> None:
     import pickle
 
@@ -175,6 +181,27 @@ CASES: list[tuple[str, Callable[[Path], Any], type[Exception], str]] = [
      r"unknown split 'valid'"),
     ("negative kl_coef", lambda tmp: gym.make("SafetyRLHF-v0", kl_coef=-1.0), ValueError,
      r"kl_coef must be a finite number >= 0, got -1"),
+    # issue 11: what a hostile user found
+    ("lone surrogate", _prompts("p.jsonl", '{"prompt": "a\\ud800b"}\n'), PromptFileError,
+     r"p\.jsonl:1: the 'prompt' holds a lone surrogate U\+D800"),
+    ("deeply nested JSON",
+     _prompts("p.jsonl", '{"prompt": ' + "[" * 100_000 + "]" * 100_000 + "}\n"),
+     PromptFileError, r"p\.jsonl:1: invalid JSON: nested too deeply"),
+    ("5,000-digit id", _prompts("p.jsonl", '{"id": 1' + "0" * 5000 + ', "prompt": "a"}\n'),
+     PromptFileError, r"p\.jsonl:1: invalid JSON: Exceeds the limit"),
+    ("preference file not gzip", _prefs("q.jsonl.gz", b"not gzip at all"), PreferenceFileError,
+     r"q\.jsonl\.gz: not a readable gzip file"),
+    ("callable complex", _score(lambda p, r: [1 + 2j]), RewardModelError,
+     r"returned dtype complex128; expected a numeric array of real numbers"),
+    ("checkpoint architecture malformed", lambda tmp: _checkpoint(tmp, _bad_architecture),
+     RewardModelError, r"ckpt/config\.json: 'architecture' must be an object"),
+    ("model class by path that needs arguments",
+     lambda tmp: make_reward_model("safety_rlhf.reward.bradley_terry:BradleyTerryRewardModel"),
+     RewardModelError, r"cannot build BradleyTerryRewardModel\(\): .*path"),
+    ("obs_dim not whole", lambda tmp: gym.make("SafetyRLHF-v0", obs_dim=1.5), ValueError,
+     r"dim \(the env's obs_dim\) must be a whole number from 1 to 8,192, got 1\.5"),
+    ("obs_dim too large", lambda tmp: gym.make("SafetyRLHF-v0", obs_dim=2_000_000), ValueError,
+     r"obs_dim\) must be a whole number from 1 to 8,192, got 2000000"),
 ]  # fmt: skip
 
 

@@ -118,3 +118,12 @@ def test_missing_file_and_bad_label_map(tmp_path: Path, user_jsonl: Path) -> Non
         load_prompt_file(tmp_path / "nope.jsonl")
     with pytest.raises(PromptFileError, match=r"prompts\.jsonl:1: label_map sends 'safe' to 'ok'"):
         load_prompt_file(user_jsonl, label_map={"safe": "ok", "unsafe": "harmful"})
+
+
+def test_a_csv_with_a_byte_order_mark_keeps_its_first_column(tmp_path: Path) -> None:
+    """Spreadsheet programs start CSV files with a byte-order mark; it must not glue onto
+    the first column's name (which would silently drop that column)."""
+    path = tmp_path / "sheet.csv"
+    path.write_bytes("id,prompt,label\nq1,How do I bake bread?,benign\n".encode("utf-8-sig"))
+    prompt_set = load_prompt_file(path)
+    assert prompt_set.ids == ["q1"] and prompt_set.prompts == ["How do I bake bread?"]

@@ -84,3 +84,18 @@ def test_a_function_pickled_by_value_is_refused(model_file: Path, tmp_path: Path
                      cloudpickle.dumps(lambda _: 0.2))  # fmt: skip
     with pytest.raises(UnsafeModelFileError, match="'clip_range'"):
         load_model(PPO, evil)
+
+
+def test_a_model_file_that_unpacks_too_large_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safety_rlhf.agents import safe_load
+
+    monkeypatch.setattr(safe_load, "MAX_UNPACKED_BYTES", 10_000)
+    path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("data", "{}")
+        archive.writestr("policy.pth", b"\0" * 50_000)  # 50 kB of zeros pack into ~100 bytes
+    assert path.stat().st_size < 1_000
+    with pytest.raises(ValueError, match=r"bomb\.zip: unpacks to 50,\d{3} bytes, more than"):
+        load_model(PPO, path)

@@ -106,6 +106,23 @@ class _AllowListUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
+#: The most a model file may unpack to, in bytes: SB3 model files of this package's
+#: networks unpack to a few MB; a file that claims gigabytes is broken or hostile.
+MAX_UNPACKED_BYTES = 512 * 2**20
+
+
+def _check_sizes(path: Path, archive: zipfile.ZipFile) -> None:
+    """Refuse an archive that would unpack to more than :data:`MAX_UNPACKED_BYTES`.
+    (``zipfile`` stops each member at its declared size, so the declared sizes bound what
+    reading can produce.)"""
+    total = sum(info.file_size for info in archive.infolist())
+    if total > MAX_UNPACKED_BYTES:
+        raise ValueError(
+            f"{path}: unpacks to {total:,} bytes, more than the {MAX_UNPACKED_BYTES:,} a model "
+            "file may hold; refusing to read it"
+        )
+
+
 def safe_custom_objects(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The pickled attributes of an SB3 model file, unpickled through the allow-list.
 
@@ -115,6 +132,7 @@ def safe_custom_objects(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(path)
     try:
         with zipfile.ZipFile(path) as archive:
+            _check_sizes(path, archive)
             data = json.loads(archive.read("data"))
     except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: not a Stable-Baselines3 model file ({exc})") from exc

@@ -12,6 +12,7 @@ import csv
 import gzip
 import json
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,6 +24,9 @@ __all__ = ["MAX_TEXT_CHARS", "check_text", "iter_csv", "iter_jsonl", "open_text"
 MAX_TEXT_CHARS = 100_000
 # C0 controls but tab, newline and carriage return; DEL; C1 controls.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Lone UTF-16 surrogates: JSON's "\\ud800" escape decodes to one, which is not valid Unicode
+# (it cannot be encoded as UTF-8, so a tokenizer or a cache key would fail on it later).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def check_text(text: str, where: str, what: str, error: type[Exception]) -> str:
@@ -42,14 +46,22 @@ def check_text(text: str, where: str, what: str, error: type[Exception]) -> str:
             f"{where}: {what} holds control character U+{ord(bad.group()):04X} at "
             f"position {bad.start()}"
         )
+    bad = _SURROGATE.search(text)
+    if bad is not None:
+        raise error(
+            f"{where}: {what} holds a lone surrogate U+{ord(bad.group()):04X} at position "
+            f"{bad.start()} (not valid Unicode)"
+        )
     return text
 
 
 def open_text(path: Path) -> TextIO:
-    """Open a UTF-8 text file for reading, decompressing ``.gz`` files."""
+    """Open a UTF-8 text file for reading, decompressing ``.gz`` files. A byte-order mark
+    at the start (what spreadsheet programs write) is dropped, so it does not become part
+    of the first column's name."""
     if path.suffix.lower() == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return path.open(encoding="utf-8", newline="")
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return path.open(encoding="utf-8-sig", newline="")
 
 
 def iter_jsonl(path: Path, error: type[Exception]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -64,6 +76,10 @@ def iter_jsonl(path: Path, error: type[Exception]) -> Iterator[tuple[int, dict[s
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise error(f"{path}:{line_no}: invalid JSON: {exc.msg}") from exc
+        except RecursionError as exc:
+            raise error(f"{path}:{line_no}: invalid JSON: nested too deeply") from exc
+        except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+            raise error(f"{path}:{line_no}: invalid JSON: {' '.join(str(exc).split())}") from exc
         if not isinstance(row, dict):
             raise error(f"{path}:{line_no}: expected a JSON object per line")
         yield line_no, row
@@ -90,6 +106,8 @@ def _lines(path: Path, error: type[Exception]) -> Iterable[tuple[int, str]]:
     try:
         with open_text(path) as f:
             yield from enumerate(f, start=1)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise error(f"{path}: not a readable gzip file ({type(exc).__name__}: {exc})") from exc
     except UnicodeDecodeError as exc:
         # The decoder reads ahead, so find the bad byte's line in the raw bytes.
         gz = path.suffix.lower() == ".gz"

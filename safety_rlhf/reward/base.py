@@ -140,9 +140,11 @@ class RewardModel(ABC):
                 f"{self!r} returned shape {scores.shape} for {len(prompts)} pairs; "
                 f"expected ({len(prompts)},)"
             )
-        if not (np.issubdtype(scores.dtype, np.number) or scores.dtype == np.bool_):
+        if np.issubdtype(scores.dtype, np.complexfloating) or not (
+            np.issubdtype(scores.dtype, np.number) or scores.dtype == np.bool_
+        ):
             raise RewardModelError(
-                f"{self!r} returned dtype {scores.dtype}; expected a numeric array"
+                f"{self!r} returned dtype {scores.dtype}; expected a numeric array of real numbers"
             )
         scores = scores.astype(np.float32)
         bad = np.flatnonzero(~np.isfinite(scores))
@@ -364,7 +366,12 @@ def _import_object(spec: str, module_name: str, attr: str, kwargs: dict[str, Any
     if isinstance(obj, RewardModel):
         return obj
     if isinstance(obj, type) and issubclass(obj, RewardModel):
-        return obj(**kwargs)
+        try:
+            return obj(**kwargs)
+        except (TypeError, ValueError) as exc:
+            raise RewardModelError(
+                f"reward model {spec!r}: cannot build {obj.__name__}(): {exc}"
+            ) from exc
     if callable(obj):
         return CallableRewardModel(obj, name=spec)
     raise RewardModelError(f"reward model {spec!r} is a {type(obj).__name__}, not a model")

@@ -131,9 +131,12 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise RewardModelError(f"{config_path}:{exc.lineno}: invalid JSON: {exc.msg}") from exc
+    if not isinstance(config, dict):
+        raise RewardModelError(f"{config_path}: expected a JSON object")
     for key in ("format_version", "encoder", "architecture"):
         if key not in config:
             raise RewardModelError(f"{config_path}: missing key {key!r}")
+    _check_layout(config, config_path)
     if config["format_version"] != FORMAT_VERSION:
         raise RewardModelError(
             f"{config_path}: format_version {config['format_version']!r} is not supported "
@@ -150,6 +153,28 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
         return config, load_file(str(weights_path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise RewardModelError(f"{weights_path}: not a readable safetensors file: {exc}") from exc
+
+
+def _is_size(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 1_000_000
+
+
+def _check_layout(config: dict[str, Any], config_path: Path) -> None:
+    """The ``encoder`` and ``architecture`` entries have the types the loader reads."""
+    encoder, arch = config["encoder"], config["architecture"]
+    if not isinstance(encoder, dict) or not isinstance(encoder.get("name"), str):
+        raise RewardModelError(f"{config_path}: 'encoder' must be an object with a 'name'")
+    hidden = arch.get("hidden") if isinstance(arch, dict) else None
+    if (
+        not isinstance(arch, dict)
+        or not _is_size(arch.get("input_dim"))
+        or not isinstance(hidden, list)
+        or not all(_is_size(h) for h in hidden)
+    ):
+        raise RewardModelError(
+            f"{config_path}: 'architecture' must be an object with a positive integer "
+            f"'input_dim' and a list of positive integer 'hidden' sizes, got {arch!r:.200}"
+        )
 
 
 def mlp_layers(state: dict[str, np.ndarray], hidden: Sequence[int], input_dim: int) -> list[str]:
@@ -208,8 +233,8 @@ class BradleyTerryRewardModel(RewardModel):
         arch = config["architecture"]
         first = state.get("mlp.0.weight")
         expected = 2 * encoder.dim
-        if first is None or first.shape[1] != expected or arch.get("input_dim") != expected:
-            got = None if first is None else first.shape[1]
+        got = None if first is None or first.ndim != 2 else first.shape[1]
+        if got != expected or arch.get("input_dim") != expected:
             raise RewardModelError(
                 f"{path}: checkpoint expects input dimension {got} (architecture says "
                 f"{arch.get('input_dim')}), but encoder {name!r} with dim {encoder.dim} gives "

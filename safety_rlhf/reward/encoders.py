@@ -85,9 +85,20 @@ class HashingEncoder(TextEncoder):
 
     name = "hashing"
 
+    #: The largest ``dim``: wider hashing buys nothing for prompts of a few hundred words,
+    #: and the env's cached table grows with it (prompts x dim x 4 bytes).
+    MAX_DIM = 8192
+
     def __init__(self, dim: int = 1024, ngram_range: tuple[int, int] = (1, 2)) -> None:
-        if int(dim) < 1:
-            raise ValueError(f"HashingEncoder: dim must be a positive integer, got {dim!r}")
+        if (
+            isinstance(dim, bool)
+            or not isinstance(dim, int | np.integer)
+            or not 1 <= dim <= self.MAX_DIM
+        ):
+            raise ValueError(
+                f"hashing encoder: dim (the env's obs_dim) must be a whole number from 1 to "
+                f"{self.MAX_DIM:,}, got {dim!r}"
+            )
         self.dim = int(dim)
         self.ngram_range = (int(ngram_range[0]), int(ngram_range[1]))
         if not 1 <= self.ngram_range[0] <= self.ngram_range[1]:
