@@ -8,7 +8,20 @@ import functools
 import sys
 from collections.abc import Callable
 
-__all__ = ["reported"]
+__all__ = ["MAX_MESSAGE_CHARS", "one_line", "reported"]
+
+#: The longest error message printed; a library's message can hold a whole tensor.
+MAX_MESSAGE_CHARS = 400
+
+
+def one_line(message: str) -> str:
+    """``message`` on one line (white space runs folded), cut to :data:`MAX_MESSAGE_CHARS`.
+
+    >>> one_line("bad value:\\n  tensor([[1., 2.],\\n          [3., 4.]])")
+    'bad value: tensor([[1., 2.], [3., 4.]])'
+    """
+    text = " ".join(message.split())
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 3] + "..."
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -30,7 +43,7 @@ def reported(command: str | Callable[[argparse.Namespace], str]) -> Callable[[Ha
                 if getattr(args, "debug", False):
                     raise
                 name = command(args) if callable(command) else command
-                print(f"safety-rlhf {name}: error: {exc}", file=sys.stderr)
+                print(f"safety-rlhf {name}: error: {one_line(str(exc))}", file=sys.stderr)
                 return 2
 
         return wrapper
