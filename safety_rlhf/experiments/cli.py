@@ -9,6 +9,7 @@ from typing import Any
 
 from safety_rlhf.experiments.benchmark import add_benchmark_parser
 from safety_rlhf.experiments.cli_errors import reported
+from safety_rlhf.experiments.cost_model_cli import add_cost_model_parser
 from safety_rlhf.experiments.evaluate import add_evaluate_parser
 from safety_rlhf.experiments.reproduce import add_reproduce_parser
 from safety_rlhf.experiments.reward_model_cli import add_reward_model_parser
@@ -165,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_train(sub)
     add_reward_model_parser(sub)
+    add_cost_model_parser(sub)
     add_evaluate_parser(sub)
     add_reproduce_parser(sub)
     add_benchmark_parser(sub)

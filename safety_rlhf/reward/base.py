@@ -33,7 +33,9 @@ __all__ = [
     "RewardModel",
     "RewardModelError",
     "list_reward_models",
+    "make_from_registry",
     "make_reward_model",
+    "register_in",
     "register_reward_model",
 ]
 
@@ -232,19 +234,26 @@ def register_reward_model(name: str) -> Callable[[R], R]:
 
     :raises ValueError: if ``name`` is already taken (names are never silently replaced).
     """
+    return register_in(_REGISTRY, name, "reward model")
+
+
+def register_in(registry: dict[str, type[RewardModel]], name: str, kind: str) -> Callable[[R], R]:
+    """:func:`register_reward_model` for any registry of models with the ``score``
+    interface (``kind`` names it in errors: ``"reward model"``, ``"cost model"``)."""
     if not name or ":" in name:
-        raise ValueError(f"invalid reward-model name {name!r}: must be non-empty, without ':'")
+        raise ValueError(f"invalid {kind} name {name!r}: must be non-empty, without ':'")
 
     def decorator(cls: R) -> R:
-        if name in _REGISTRY:
+        if name in registry:
             raise ValueError(
-                f"reward model name {name!r} is already registered by "
-                f"{_REGISTRY[name].__module__}.{_REGISTRY[name].__qualname__}"
+                f"{kind} name {name!r} is already registered by "
+                f"{registry[name].__module__}.{registry[name].__qualname__}"
             )
         if not (isinstance(cls, type) and issubclass(cls, RewardModel)):
-            raise TypeError(f"@register_reward_model({name!r}) needs a RewardModel subclass")
+            decorator_name = "register_" + kind.replace(" ", "_")
+            raise TypeError(f"@{decorator_name}({name!r}) needs a RewardModel subclass")
         cls.name = name
-        _REGISTRY[name] = cls
+        registry[name] = cls
         return cls
 
     return decorator
@@ -278,6 +287,19 @@ def make_reward_model(spec: str | RewardModel | ScoreFn, **kwargs: Any) -> Rewar
     :param kwargs: extra constructor arguments for registered classes.
     :raises RewardModelError: naming the spec when it cannot be resolved.
     """
+    _load_builtins()
+    return make_from_registry(spec, _REGISTRY, "reward model", kwargs)
+
+
+def make_from_registry(
+    spec: str | RewardModel | ScoreFn,
+    registry: dict[str, type[RewardModel]],
+    kind: str,
+    kwargs: dict[str, Any] | None = None,
+) -> RewardModel:
+    """The spec machinery of :func:`make_reward_model`, on any registry of models with
+    the ``score`` interface (``kind`` names it in errors)."""
+    kwargs = kwargs or {}
     if isinstance(spec, RewardModel):
         return spec
     if isinstance(spec, type) and issubclass(spec, RewardModel):
@@ -285,40 +307,39 @@ def make_reward_model(spec: str | RewardModel | ScoreFn, **kwargs: Any) -> Rewar
     if callable(spec) and not isinstance(spec, str):
         return CallableRewardModel(spec)
     if not isinstance(spec, str) or not spec.strip():
-        raise RewardModelError(f"reward model spec must be a non-empty string, got {spec!r}")
-    _load_builtins()
+        raise RewardModelError(f"{kind} spec must be a non-empty string, got {spec!r}")
     spec = spec.strip()
     name, sep, arg = spec.partition(":")
-    if name in _REGISTRY:
-        cls = _REGISTRY[name]
+    if name in registry:
+        cls = registry[name]
         try:
             return cls(arg, **kwargs) if sep else cls(**kwargs)
         except RewardModelError:
             raise
         except (TypeError, ValueError) as exc:
-            raise RewardModelError(f"reward model {spec!r}: {exc}") from exc
+            raise RewardModelError(f"{kind} {spec!r}: {exc}") from exc
     if sep and arg and all(part.isidentifier() for part in name.split(".")):
-        return _import_object(spec, name, arg, kwargs)
+        return _import_object(spec, name, arg, kwargs, kind)
     raise RewardModelError(
-        f"unknown reward model {spec!r}; registered: {', '.join(list_reward_models())}; "
+        f"unknown {kind} {spec!r}; registered: {', '.join(sorted(registry))}; "
         "or give 'package.module:object'"
     )
 
 
-def _import_object(spec: str, module_name: str, attr: str, kwargs: dict[str, Any]) -> RewardModel:
+def _import_object(
+    spec: str, module_name: str, attr: str, kwargs: dict[str, Any], kind: str
+) -> RewardModel:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise RewardModelError(
-            f"reward model {spec!r}: cannot import {module_name!r}: {exc}"
-        ) from exc
+        raise RewardModelError(f"{kind} {spec!r}: cannot import {module_name!r}: {exc}") from exc
     obj: Any = module
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError as exc:
             raise RewardModelError(
-                f"reward model {spec!r}: module {module_name!r} has no attribute {attr!r}"
+                f"{kind} {spec!r}: module {module_name!r} has no attribute {attr!r}"
             ) from exc
     if isinstance(obj, RewardModel):
         return obj
@@ -326,7 +347,7 @@ def _import_object(spec: str, module_name: str, attr: str, kwargs: dict[str, Any
         return obj(**kwargs)
     if callable(obj):
         return CallableRewardModel(obj, name=spec)
-    raise RewardModelError(f"reward model {spec!r} is a {type(obj).__name__}, not a model")
+    raise RewardModelError(f"{kind} {spec!r} is a {type(obj).__name__}, not a model")
 
 
 def _short(text: str, width: int = 60) -> str:
