@@ -71,6 +71,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "prompt) to this limit with a Lagrange multiplier (default: unconstrained)",
     )
     p.add_argument(
+        "--cost-model",
+        default=d.cost_model,
+        help="cost model the --cost-limit constraint penalises: learned-cost (the shipped "
+        "classifier of simulated safety annotations), gold (the oracle, an upper bound), "
+        f"classifier:DIR, package.module:object (default: {d.cost_model})",
+    )
+    p.add_argument(
         "--lagrange-lr",
         type=float,
         default=d.lagrange_lr,
@@ -128,6 +135,7 @@ def _run_train(args: argparse.Namespace) -> int:
         log_dir=args.log_dir,
         progress_bar=not args.no_progress_bar,
         cost_limit=args.cost_limit,
+        cost_model=args.cost_model,
         lagrange_lr=args.lagrange_lr,
         checkpoint_freq=args.checkpoint_freq,
     )
@@ -147,8 +155,9 @@ def metrics_table(metrics: dict[str, dict[str, float | None]]) -> str:
     width = max(len(n) for n in METRIC_NAMES)
     lines = [f"{'metric':<{width}}  " + "  ".join(f"{s:>7}" for s in splits)]
     lines.append("-" * len(lines[0]))
-    for name in METRIC_NAMES:
-        cells = "  ".join(f"{format_metric(metrics[s][name]):>7}" for s in splits)
+    extra = [n for n in metrics[splits[0]] if n not in METRIC_NAMES]  # proxy_cost
+    for name in (*METRIC_NAMES, *extra):
+        cells = "  ".join(f"{format_metric(metrics[s].get(name)):>7}" for s in splits)
         lines.append(f"{name:<{width}}  {cells}")
     return "\n".join(lines)
 
