@@ -166,3 +166,16 @@ def test_retraining_reproduces_the_shipped_cost_model() -> None:
     metrics = cost_model_metrics(model, load_corpus("test"))
     assert metrics["accuracy"] == pytest.approx(_shipped_eval()["heldout_accuracy"], abs=0.01)
     assert metrics["auc"] == pytest.approx(_shipped_eval()["heldout_auc"], abs=0.01)
+
+
+def test_cli_eval_and_check(capsys: pytest.CaptureFixture) -> None:
+    from safety_rlhf.experiments.cli import main
+
+    assert main(["cost-model", "eval", "gold"]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy 1.000, AUC 1.000 (3,672 pairs, 456 gold-harmful)" in out
+    assert main(["cost-model", "make-annotations", "--check"]) == 0
+    assert main(["cost-model", "eval", "nosuch"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("safety-rlhf cost-model eval: error: unknown cost model 'nosuch'")
+    assert len(err.strip().splitlines()) == 1

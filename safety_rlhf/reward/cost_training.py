@@ -12,32 +12,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import trange
 
 from safety_rlhf.reward.bradley_terry import pair_features
-from safety_rlhf.reward.bradley_terry_training import BradleyTerryNet
+from safety_rlhf.reward.bradley_terry_training import BradleyTerryNet, TrainHistory
 from safety_rlhf.reward.cost import PROBABILITY, ClassifierCostModel, CostModelConfig
 from safety_rlhf.reward.encoders import make_encoder
 
-__all__ = ["CostTrainHistory", "train_cost_model"]
-
-
-@dataclass
-class CostTrainHistory:
-    """Per-epoch training loss, validation loss and accuracy, and the epoch kept."""
-
-    train_loss: list[float]
-    val_loss: list[float]
-    val_accuracy: list[float]
-    best_epoch: int
-
-    @property
-    def best_val_accuracy(self) -> float:
-        return self.val_accuracy[self.best_epoch]
+__all__ = ["train_cost_model"]
 
 
 def _data_hash(prompts: Sequence[str], responses: Sequence[str], harmful: np.ndarray) -> str:
@@ -53,7 +40,7 @@ def train_cost_model(
     harmful: Sequence[bool] | np.ndarray,
     config: CostModelConfig | None = None,
     progress: bool = True,
-) -> tuple[ClassifierCostModel, CostTrainHistory]:
+) -> tuple[ClassifierCostModel, TrainHistory]:
     """Train a cost classifier on annotated (prompt, response) pairs.
 
     :param prompts: prompt of each pair.
@@ -94,9 +81,7 @@ def train_cost_model(
             loss = bce(logits, y[idx])
             return float(loss), float(((logits > 0).float() == y[idx]).float().mean())
 
-    from tqdm.auto import trange
-
-    history = CostTrainHistory([], [], [], 0)
+    history = TrainHistory([], [], [], 0)
     best_state: dict[str, torch.Tensor] | None = None
     best_loss, stale = float("inf"), 0
     bar = trange(cfg.epochs, desc="cost model", disable=not progress, leave=False)
