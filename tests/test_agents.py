@@ -207,7 +207,9 @@ def test_multiplier_upper_bound_and_argument_checks() -> None:
 def test_wrapper_pays_reward_minus_lambda_times_cost() -> None:
     multiplier = LagrangeMultiplier(cost_limit=0.0, init=2.5)
     plain = gym.make(ENV_ID, reward_model="gold")
-    wrapped = LagrangianCostWrapper(gym.make(ENV_ID, reward_model="gold"), multiplier)
+    wrapped = LagrangianCostWrapper(
+        gym.make(ENV_ID, reward_model="gold", cost_model="gold"), multiplier
+    )
     plain.reset(seed=7)
     wrapped.reset(seed=7)
     costs: list[float] = []
@@ -216,7 +218,7 @@ def test_wrapper_pays_reward_minus_lambda_times_cost() -> None:
         _, r, _, _, info_plain = plain.step(0)
         _, r_wrapped, terminated, truncated, info = wrapped.step(0)
         done = terminated or truncated
-        cost = info["cost"]
+        cost = info["proxy_cost"]  # the gold cost model's: the gold cost
         assert info_plain["cost"] == cost and info["reward_before_penalty"] == r
         assert r_wrapped == r - 2.5 * cost
         assert info["lagrangian_penalty"] == 2.5 * cost
@@ -233,7 +235,7 @@ def test_wrapper_pays_reward_minus_lambda_times_cost() -> None:
 def test_wrapper_needs_a_cost_in_info() -> None:
     env = LagrangianCostWrapper(gym.make("CartPole-v1"), LagrangeMultiplier(0.1))
     env.reset(seed=0)
-    with pytest.raises(KeyError, match="'cost'"):
+    with pytest.raises(KeyError, match="'proxy_cost'"):
         env.step(0)
 
 
@@ -245,7 +247,7 @@ def _vec_env(multiplier: LagrangeMultiplier | None, n_envs: int = 2, **kwargs: A
         ENV_ID,
         n_envs=n_envs,
         seed=0,
-        env_kwargs={"reward_model": "gold", "render_mode": None},
+        env_kwargs={"reward_model": "gold", "cost_model": "gold", "render_mode": None},
         wrapper_class=None if multiplier is None else LagrangianCostWrapper,
         wrapper_kwargs=None if multiplier is None else {"multiplier": multiplier},
         **kwargs,
@@ -294,6 +296,7 @@ def test_constrained_ppo_logs_the_lagrange_multiplier(tmp_path: Path) -> None:
             timesteps=512,
             n_envs=2,
             cost_limit=0.0,
+            cost_model="gold",
             lagrange_lr=0.5,
             log_dir=str(tmp_path),
             progress_bar=False,
@@ -356,12 +359,13 @@ def test_cli_cost_limit_flags_reach_the_run_config(tmp_path: Path) -> None:
     from safety_rlhf.experiments.cli import main
 
     argv = ["train", "--reward-model", "gold", "--timesteps", "64", "--n-envs", "1",
-            "--cost-limit", "0.05", "--lagrange-lr", "0.2",
+            "--cost-limit", "0.05", "--lagrange-lr", "0.2", "--cost-model", "gold",
             "--log-dir", str(tmp_path), "--no-progress-bar"]  # fmt: skip
     assert main(argv) == 0
     (run_dir,) = tmp_path.iterdir()
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert config["run"]["cost_limit"] == 0.05 and config["run"]["lagrange_lr"] == 0.2
+    assert config["run"]["cost_model"] == "gold"
 
 
 def test_invalid_cost_limit_fails_before_the_run_folder_is_made(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ import safety_rlhf  # noqa: F401  (registers the env ids)
 from safety_rlhf.data.preferences import PreferenceFileError, load_preferences
 from safety_rlhf.data.prompts import PromptFileError, load_prompts
 from safety_rlhf.experiments.cli import main
-from safety_rlhf.reward import RewardModelError, make_reward_model
+from safety_rlhf.reward import RewardModelError, make_cost_model, make_reward_model
 
 
 def _file(tmp: Path, name: str, content: str | bytes) -> Path:
@@ -150,6 +150,11 @@ CASES: list[tuple[str, Callable[[Path], Any], type[Exception], str]] = [
     # reward models
     ("unknown reward model", lambda tmp: make_reward_model("nosuch"), RewardModelError,
      r"unknown reward model 'nosuch'; registered: .*rule"),
+    ("unknown cost model", lambda tmp: make_cost_model("nosuch"), RewardModelError,
+     r"unknown cost model 'nosuch'; registered: .*learned-cost"),
+    ("unknown cost model in the env",
+     lambda tmp: gym.make("SafetyRLHF-v0", reward_model="rule", cost_model="nosuch"),
+     RewardModelError, r"unknown cost model 'nosuch'"),
     ("bad name:argument", lambda tmp: make_reward_model("rule:extra"), RewardModelError,
      r"reward model 'rule:extra'"),
     ("bad composite weight", lambda tmp: make_reward_model("composite:rule=abc"),
@@ -230,6 +235,8 @@ CLI_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
      lambda tmp: ["--config", _yaml(tmp, "  learning_rate: fast\n")],
      r"h\.yml: PPO refused the hyperparameters: .*learning rate"),
     ("unknown reward model", lambda tmp: ["--reward-model", "nosuch"], r"unknown reward model"),
+    ("unknown cost model", lambda tmp: ["--cost-model", "nosuch", "--cost-limit", "0.05"],
+     r"unknown cost model 'nosuch'; registered: classifier, gold, learned-cost"),
     ("missing config file", lambda tmp: ["--config", str(tmp / "none.yml")], r"none\.yml"),
     ("YAML with a Python tag",
      lambda tmp: ["--config", _yaml(tmp, "  gamma: !!python/name:os.system\n")],

@@ -83,7 +83,7 @@ def test_adapter_refuses_next_step_mode_and_per_worker_attributes() -> None:
 
 
 def test_vec_lagrangian_wrapper_pays_what_the_per_env_wrapper_pays() -> None:
-    kwargs = {"reward_model": "gold", "render_mode": None}
+    kwargs = {"reward_model": "gold", "cost_model": "gold", "render_mode": None}
     m1, m2 = LagrangeMultiplier(0.0, init=1.5), LagrangeMultiplier(0.0, init=1.5)
     native = VecLagrangianCostWrapper(make_native_vec_env(n_envs=2, seed=1, env_kwargs=kwargs), m1)
     dummy = make_vec_env(
@@ -106,7 +106,8 @@ def test_vec_lagrangian_wrapper_pays_what_the_per_env_wrapper_pays() -> None:
 
 
 def test_train_with_native_vec_env_gives_the_dummy_vec_env_agent(tmp_path: Path) -> None:
-    common = {"reward_model": "rule", "timesteps": 512, "n_envs": 2, "cost_limit": 0.0}
+    common = {"reward_model": "rule", "timesteps": 512, "n_envs": 2, "cost_limit": 0.0,
+              "cost_model": "gold"}  # fmt: skip
     results = [
         train(
             TrainConfig(

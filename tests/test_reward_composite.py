@@ -7,10 +7,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from safety_rlhf.reward.base import RewardModel, RewardModelError, make_reward_model
+from safety_rlhf.reward.base import RewardModel, RewardModelError
 from safety_rlhf.reward.composite import CompositeRewardModel, parse_weights
 from safety_rlhf.reward.constitution import PRINCIPLES, ConstitutionRewardModel
 from safety_rlhf.reward.gold_oracle import GoldRewardModel
+from safety_rlhf.reward.registry import make_reward_model
 from safety_rlhf.reward.rule import RuleRewardModel
 from safety_rlhf.task.strategies import Strategy, render_response, render_responses
 

@@ -13,8 +13,9 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
 
-from safety_rlhf.reward.base import RewardModelError, make_reward_model  # noqa: E402
+from safety_rlhf.reward.base import RewardModelError  # noqa: E402
 from safety_rlhf.reward.hf import PLAIN_FORMAT, HFRewardModel  # noqa: E402
+from safety_rlhf.reward.registry import make_reward_model  # noqa: E402
 from safety_rlhf.task.strategies import render_responses  # noqa: E402
 
 PROMPTS = ["How do I build a pipe bomb?", "What is a good pasta recipe?"]

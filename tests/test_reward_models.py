@@ -18,7 +18,7 @@ from safety_rlhf.reward import (
     make_reward_model,
     register_reward_model,
 )
-from safety_rlhf.reward import base as reward_base
+from safety_rlhf.reward import registry as reward_registry
 from safety_rlhf.task.strategies import Strategy, render_responses
 
 
@@ -32,8 +32,8 @@ class ConstantModel(RewardModel):
 
 @pytest.fixture
 def scratch_registry(monkeypatch: pytest.MonkeyPatch) -> dict:
-    registry = dict(reward_base._REGISTRY)
-    monkeypatch.setattr(reward_base, "_REGISTRY", registry)
+    registry = dict(reward_registry._REGISTRY)
+    monkeypatch.setattr(reward_registry, "_REGISTRY", registry)
     return registry
 
 

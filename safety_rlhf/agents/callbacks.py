@@ -2,7 +2,8 @@
 
 :class:`SafetyMetricsCallback` turns the ``info`` of every training step into the
 ``safety/*`` scalars of :mod:`safety_rlhf.task.metrics` (gold success, harmful refusal and
-compliance, benign help, over-refusal, proxy and gold reward, cost) plus
+compliance, benign help, over-refusal, proxy and gold reward, cost; ``safety/proxy_cost``,
+the cost model's mean, when the env has one) plus
 ``safety/kl_ref``, the exact KL divergence of the policy's action distribution from the
 reference policy ``pi_ref``, averaged over the visited prompts. Every ``eval_freq`` steps,
 and when training ends, it evaluates the greedy policy on every prompt of an evaluation
@@ -127,6 +128,9 @@ class SafetyMetricsCallback(BaseCallback):
             [r["category"] for r in rows],
             [_SLUG_TO_ACTION[r["strategy"]] for r in rows],
             proxy_rewards=[r["proxy_reward"] for r in rows],
+            proxy_costs=(
+                [r["proxy_cost"] for r in rows] if all("proxy_cost" in r for r in rows) else None
+            ),
         )
         if len(obs) == len(rows):
             log_ref = reference_log_probs([r["prompt"] for r in rows]).astype(np.float64)

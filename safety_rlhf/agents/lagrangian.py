@@ -20,10 +20,18 @@ is solved by alternating two steps:
   (:meth:`LagrangeMultiplier.update`): ``lambda`` grows while the constraint is violated
   and decays towards 0 once it holds with slack.
 
+**Which cost.** The wrappers penalise ``info["proxy_cost"]``, the score of the env's
+*cost model* (``gym.make("SafetyRLHF-v0", cost_model="learned-cost")``: a classifier
+trained on simulated safety annotations, :mod:`safety_rlhf.reward.cost`), as Safe RLHF
+penalises a learned cost model, never the gold ``info["cost"]``, which is what the
+benchmark withholds from the agent and measures it by. ``cost_model="gold"`` gives the
+oracle (``proxy_cost`` = the gold cost), the upper bound; ``cost_key`` picks another key.
+
 **Unit of the cost.** The cost of an episode is the *mean* of its step costs, i.e. the
-fraction of its decisions that helped with a harmful prompt (``info["cost"]`` is 0 or 1
-per step); ``cost_limit`` is in the same unit, e.g. ``0.02`` allows at most 2% of decisions
-to help with a harmful prompt. Because ``SafetyRLHF-v0`` episodes have a fixed length
+(estimated) fraction of its decisions that helped with a harmful prompt (``proxy_cost``
+is the cost model's probability of harm per step, the gold ``cost`` 0 or 1);
+``cost_limit`` is in the same unit, e.g. ``0.02`` allows at most 2% of decisions to help
+with a harmful prompt. Because ``SafetyRLHF-v0`` episodes have a fixed length
 ``T`` (16 prompts, truncation only), this is the per-episode cost sum divided by ``T``: the
 constraint is the same, but ``cost_limit`` and ``lr`` do not depend on the episode length.
 Steps whose cost is unavailable (``NaN``: unlabelled prompts) are not penalised and not
@@ -63,7 +71,8 @@ uses it).
 Usage::
 
     multiplier = LagrangeMultiplier(cost_limit=0.02, lr=0.05)
-    env = make_vec_env("SafetyRLHF-v0", n_envs=8, wrapper_class=LagrangianCostWrapper,
+    env = make_vec_env("SafetyRLHF-v0", n_envs=8, env_kwargs={"cost_model": "learned-cost"},
+                       wrapper_class=LagrangianCostWrapper,
                        wrapper_kwargs={"multiplier": multiplier})
     model = PPO("MlpPolicy", env)
     model.learn(60_000, callback=LagrangianCallback(multiplier))
@@ -93,11 +102,16 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper
 
 __all__ = [
+    "PROXY_COST",
     "LagrangeMultiplier",
     "LagrangianCallback",
     "LagrangianCostWrapper",
     "VecLagrangianCostWrapper",
 ]
+
+
+#: The ``info`` key the wrappers penalise by default: the env's cost-model score.
+PROXY_COST = "proxy_cost"
 
 
 class LagrangeMultiplier:
@@ -172,8 +186,14 @@ class _EpisodeCost:
     def step(self, reward: SupportsFloat, info: dict[str, Any], done: bool) -> float:
         """The penalised reward; writes the wrapper's entries into ``info``."""
         if self.cost_key not in info:
+            hint = (
+                "; make the env with a cost model, e.g. cost_model='learned-cost' "
+                "(or 'gold', the oracle)"
+                if self.cost_key == PROXY_COST
+                else ""
+            )
             raise KeyError(
-                f"{self.where} has no {self.cost_key!r} key in its info (has {sorted(info)})"
+                f"{self.where} has no {self.cost_key!r} key in its info (has {sorted(info)}){hint}"
             )
         cost = info[self.cost_key]
         cost = math.nan if cost is None else float(cost)
@@ -203,11 +223,12 @@ class LagrangianCostWrapper(gym.Wrapper):
 
     :param env: an env whose ``info`` carries ``cost_key`` at every step.
     :param multiplier: the shared :class:`LagrangeMultiplier`.
-    :param cost_key: the ``info`` key of the step cost (default ``"cost"``).
+    :param cost_key: the ``info`` key of the step cost (default ``"proxy_cost"``, the
+        env's cost model; see the module docstring).
     """
 
     def __init__(
-        self, env: gym.Env, multiplier: LagrangeMultiplier, cost_key: str = "cost"
+        self, env: gym.Env, multiplier: LagrangeMultiplier, cost_key: str = PROXY_COST
     ) -> None:
         super().__init__(env)
         self._episode = _EpisodeCost(multiplier, cost_key, "LagrangianCostWrapper: the env")
@@ -235,11 +256,11 @@ class VecLagrangianCostWrapper(VecEnvWrapper):
 
     :param venv: a vector env whose per-worker ``info`` carries ``cost_key``.
     :param multiplier: the shared :class:`LagrangeMultiplier`.
-    :param cost_key: the ``info`` key of the step cost (default ``"cost"``).
+    :param cost_key: the ``info`` key of the step cost (default ``"proxy_cost"``).
     """
 
     def __init__(
-        self, venv: VecEnv, multiplier: LagrangeMultiplier, cost_key: str = "cost"
+        self, venv: VecEnv, multiplier: LagrangeMultiplier, cost_key: str = PROXY_COST
     ) -> None:
         super().__init__(venv)
         self.multiplier = multiplier

@@ -47,6 +47,7 @@ def _metrics_for(env: SafetyRLHFEnv, actions: np.ndarray) -> dict[str, float | N
         env.prompt_set.categories,
         actions,
         proxy_rewards=env.tables.proxy_reward[rows, actions],
+        proxy_costs=None if env.tables.proxy_cost is None else env.tables.proxy_cost[rows, actions],
     )
 
 

@@ -38,6 +38,8 @@ class PromptTables:
     :param responses: the six rendered responses of every prompt, in :class:`Strategy` order.
     :param components: ``{name: float32 (n, 6)}`` named parts of the proxy reward, for
         models built from parts (``composite``, ``constitution``); empty otherwise.
+    :param proxy_cost: float32 ``(n, 6)`` cost-model score of each rendered response
+        (higher = more harmful), or ``None`` without a cost model.
     """
 
     observations: np.ndarray
@@ -48,17 +50,22 @@ class PromptTables:
     log_ref: np.ndarray
     responses: list[list[str]] = field(default_factory=list)
     components: dict[str, np.ndarray] = field(default_factory=dict)
+    proxy_cost: np.ndarray | None = None
 
 
 def build_prompt_tables(
-    prompt_set: PromptSet, reward_model: RewardModel, encoder: TextEncoder
+    prompt_set: PromptSet,
+    reward_model: RewardModel,
+    encoder: TextEncoder,
+    cost_model: RewardModel | None = None,
 ) -> PromptTables:
-    """Encode every prompt and score every (prompt, strategy) response in batch.
+    """Encode every prompt and score every (prompt, strategy) response in batch, with the
+    reward model and, if given, the cost model.
 
     The encodings and scores go through the on-disk cache of
-    :mod:`safety_rlhf.envs.table_cache` when both the encoder and the reward model have a
-    :attr:`cache_identity`; rendering, gold tables and ``pi_ref`` are cheap and always
-    computed.
+    :mod:`safety_rlhf.envs.table_cache` when the encoder, the reward model and the cost
+    model all have a :attr:`cache_identity`; rendering, gold tables and ``pi_ref`` are
+    cheap and always computed.
     """
     n, n_actions = len(prompt_set), len(Strategy)
     prompts = prompt_set.prompts
@@ -73,7 +80,12 @@ def build_prompt_tables(
     def compute() -> dict[str, np.ndarray]:
         proxy = reward_model.score(repeated, responses, **columns).reshape(n, n_actions)
         parts = reward_model.score_components(repeated, responses, **columns)
+        cost: dict[str, np.ndarray] = {}
+        if cost_model is not None:
+            scores = cost_model.score(repeated, responses, **columns)
+            cost["proxy_cost"] = scores.reshape(n, n_actions)
         return {
+            **cost,
             "observations": np.asarray(encoder.encode(prompts), dtype=np.float32),
             "proxy_reward": proxy,
             **{
@@ -83,6 +95,8 @@ def build_prompt_tables(
         }
 
     def valid(arrays: Mapping[str, np.ndarray]) -> bool:
+        if cost_model is not None and "proxy_cost" not in arrays:
+            return False
         return arrays.get("observations", np.empty(0)).shape == (n, encoder.dim) and all(
             v.shape == (n, n_actions) and v.dtype == np.float32
             for k, v in arrays.items()
@@ -90,11 +104,14 @@ def build_prompt_tables(
         )
 
     rm_key, enc_key = reward_model.cache_identity, encoder.cache_identity
-    if rm_key is None or enc_key is None:
+    cm_key = "" if cost_model is None else cost_model.cache_identity
+    if rm_key is None or enc_key is None or cm_key is None:
         arrays = compute()
     else:
-        gold = prompt_set.columns() if reward_model.reads_gold_columns else {}
+        models = [reward_model] if cost_model is None else [reward_model, cost_model]
+        gold = prompt_set.columns() if any(m.reads_gold_columns for m in models) else {}
         key = [enc_key, rm_key, text_digest(prompts), text_digest(responses)]
+        key += [] if cost_model is None else [f"cost_model={cm_key}"]
         key += [f"{k}={text_digest(v)}" for k, v in sorted(gold.items())]
         arrays = load_or_compute(key, compute, valid)
     return PromptTables(
@@ -108,6 +125,7 @@ def build_prompt_tables(
         components={
             k.removeprefix(_COMPONENT): v for k, v in arrays.items() if k.startswith(_COMPONENT)
         },
+        proxy_cost=arrays.get("proxy_cost"),
     )
 
 

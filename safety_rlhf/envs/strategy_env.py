@@ -14,8 +14,10 @@ from gymnasium import spaces
 from safety_rlhf.data.prompts import PromptSet, load_prompts
 from safety_rlhf.envs.prompt_stream import PromptStream
 from safety_rlhf.envs.prompt_tables import PromptTables, build_prompt_tables
-from safety_rlhf.reward.base import RewardModel, ScoreFn, make_reward_model
+from safety_rlhf.reward.base import RewardModel, ScoreFn
+from safety_rlhf.reward.cost import make_cost_model
 from safety_rlhf.reward.encoders import TextEncoder, make_encoder
+from safety_rlhf.reward.registry import make_reward_model
 from safety_rlhf.task.strategies import IS_REFUSAL, SLUGS, Strategy
 
 __all__ = ["SafetyRLHFEnv"]
@@ -99,7 +101,9 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
     ``response``, ``refused``, ``cost`` (1.0 when the response helps with a harmful
     prompt), ``gold_reward``, ``proxy_reward``, ``log_pi_ref`` and ``is_success`` (the
     gold-correct decision; SB3 logs it as ``rollout/success_rate``); with a reward model
-    built from parts, ``reward_components`` (each part's score). For unlabelled prompts
+    built from parts, ``reward_components`` (each part's score); with a ``cost_model``,
+    ``proxy_cost`` (its score, higher = more harmful) next to the gold ``cost``. For
+    unlabelled prompts
     ``cost`` and ``gold_reward`` are NaN and ``is_success`` is ``None``: unavailable, never
     zero. ``reset`` returns the first prompt's ``prompt_id``, ``prompt`` and ``category``.
 
@@ -123,6 +127,11 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
     - ``kl_coef=0.0``: weight of ``log pi_ref`` in the reward (see Rewards).
     - ``render_mode=None``: ``"ansi"`` returns prompt, response and reward as text (other
       modes are refused when ``render`` is called).
+    - ``cost_model=None``: a cost-model spec (``"learned-cost"``, the shipped classifier
+      trained on simulated safety annotations; ``"gold"``, the oracle;
+      ``"classifier:PATH"``; see :func:`~safety_rlhf.reward.cost.make_cost_model`), a
+      callable or a model; ``None``: no ``proxy_cost`` in ``info``. The Lagrangian wrappers
+      of :mod:`safety_rlhf.agents.lagrangian` penalise ``proxy_cost``.
 
     >>> import gymnasium as gym
     >>> import safety_rlhf
@@ -157,6 +166,7 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
         obs_dim: int | None = None,
         kl_coef: float = 0.0,
         render_mode: str | None = None,
+        cost_model: str | RewardModel | ScoreFn | None = None,
     ) -> None:
         if not np.isfinite(kl_coef) or kl_coef < 0:
             raise ValueError(f"kl_coef must be a finite number >= 0, got {kl_coef!r}")
@@ -169,8 +179,9 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
             self.encoder = make_encoder(encoder, **({} if obs_dim is None else {"dim": obs_dim}))
         else:
             self.encoder = encoder
+        self.cost_model = None if cost_model is None else make_cost_model(cost_model)
         self.tables: PromptTables = build_prompt_tables(
-            self.prompt_set, self.reward_model, self.encoder
+            self.prompt_set, self.reward_model, self.encoder, self.cost_model
         )
         self._reward = self.tables.proxy_reward + self.kl_coef * self.tables.log_ref
 
@@ -239,6 +250,8 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
         }
         if t.components:
             info["reward_components"] = {k: float(v[i, a]) for k, v in t.components.items()}
+        if t.proxy_cost is not None:
+            info["proxy_cost"] = float(t.proxy_cost[i, a])
         reward = float(self._reward[i, a])
         self._last = {**info, "reward": reward}
         self._index = self._stream.next(self.np_random)

@@ -67,7 +67,8 @@ class SafetyRLHFVectorEnv(VectorEnv):
         info are in ``info["final_obs"]`` and ``info["final_info"]``).
     :param kwargs: the arguments of
         :class:`~safety_rlhf.envs.strategy_env.SafetyRLHFEnv` (``reward_model``,
-        ``split``, ``prompts``, ``label_map``, ``encoder``, ``obs_dim``, ``kl_coef``);
+        ``split``, ``prompts``, ``label_map``, ``encoder``, ``obs_dim``, ``kl_coef``,
+        ``cost_model``);
         ``render_mode`` must be ``None``.
 
     >>> import gymnasium as gym
@@ -159,7 +160,9 @@ class SafetyRLHFVectorEnv(VectorEnv):
         texts[:, _TEXT_KEYS.index("is_success")] = success.ravel()
         self._texts = texts
         self._component_names = list(t.components)
-        columns = [t.cost, t.gold_reward, t.proxy_reward, t.log_ref, *t.components.values()]
+        cost = [] if t.proxy_cost is None else [t.proxy_cost]
+        self._number_keys = _NUMBER_KEYS + ("proxy_cost",) * len(cost)
+        columns = [t.cost, t.gold_reward, t.proxy_reward, t.log_ref, *cost, *t.components.values()]
         self._numbers = np.stack([c.astype(np.float64).ravel() for c in columns], axis=1)
 
         self._stream = BatchPromptStream(
@@ -323,11 +326,11 @@ class SafetyRLHFVectorEnv(VectorEnv):
         info["strategy"], info["_strategy"] = _SLUGS.take(a), mask
         info["refused"], info["_refused"] = _IS_REFUSAL.take(a), mask
         numbers = self._numbers.take(pair, axis=0)
-        for col, key in enumerate(_NUMBER_KEYS):
+        for col, key in enumerate(self._number_keys):
             info[key], info[f"_{key}"] = numbers[:, col], mask
         if self._component_names:
             parts: dict[str, Any] = {}
-            for col, key in enumerate(self._component_names, start=len(_NUMBER_KEYS)):
+            for col, key in enumerate(self._component_names, start=len(self._number_keys)):
                 parts[key], parts[f"_{key}"] = numbers[:, col], mask
             info["reward_components"], info["_reward_components"] = parts, mask
         for key in _RESET_KEYS:  # in a resetting sub-env's info too (its new prompt)

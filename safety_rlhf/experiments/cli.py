@@ -10,6 +10,7 @@ from typing import Any
 from safety_rlhf.experiments.benchmark import add_benchmark_parser
 from safety_rlhf.experiments.cache_cli import add_cache_parser
 from safety_rlhf.experiments.cli_errors import reported
+from safety_rlhf.experiments.cost_model_cli import add_cost_model_parser
 from safety_rlhf.experiments.evaluate import add_evaluate_parser
 from safety_rlhf.experiments.reproduce import add_reproduce_parser
 from safety_rlhf.experiments.reward_model_cli import add_reward_model_parser
@@ -71,6 +72,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "prompt) to this limit with a Lagrange multiplier (default: unconstrained)",
     )
     p.add_argument(
+        "--cost-model",
+        default=d.cost_model,
+        help="cost model the --cost-limit constraint penalises: learned-cost (the shipped "
+        "classifier of simulated safety annotations), gold (the oracle, an upper bound), "
+        f"classifier:DIR, package.module:object (default: {d.cost_model})",
+    )
+    p.add_argument(
         "--lagrange-lr",
         type=float,
         default=d.lagrange_lr,
@@ -128,6 +136,7 @@ def _run_train(args: argparse.Namespace) -> int:
         log_dir=args.log_dir,
         progress_bar=not args.no_progress_bar,
         cost_limit=args.cost_limit,
+        cost_model=args.cost_model,
         lagrange_lr=args.lagrange_lr,
         checkpoint_freq=args.checkpoint_freq,
     )
@@ -147,8 +156,9 @@ def metrics_table(metrics: dict[str, dict[str, float | None]]) -> str:
     width = max(len(n) for n in METRIC_NAMES)
     lines = [f"{'metric':<{width}}  " + "  ".join(f"{s:>7}" for s in splits)]
     lines.append("-" * len(lines[0]))
-    for name in METRIC_NAMES:
-        cells = "  ".join(f"{format_metric(metrics[s][name]):>7}" for s in splits)
+    extra = [n for n in metrics[splits[0]] if n not in METRIC_NAMES]  # proxy_cost
+    for name in (*METRIC_NAMES, *extra):
+        cells = "  ".join(f"{format_metric(metrics[s].get(name)):>7}" for s in splits)
         lines.append(f"{name:<{width}}  {cells}")
     return "\n".join(lines)
 
@@ -167,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     add_reward_model_parser(sub)
     add_cache_parser(sub)
+    add_cost_model_parser(sub)
     add_evaluate_parser(sub)
     add_reproduce_parser(sub)
     add_benchmark_parser(sub)

@@ -23,6 +23,7 @@ def one_line(message: str) -> str:
     text = " ".join(message.split())
     return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 3] + "..."
 
+
 Handler = Callable[[argparse.Namespace], int]
 
 

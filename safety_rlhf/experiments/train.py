@@ -48,6 +48,7 @@ from safety_rlhf.agents.prompt_evaluation import evaluate_policy_on_prompts, mak
 from safety_rlhf.agents.safe_load import load_model
 from safety_rlhf.data.atomic_files import atomic_write_text, write_json, write_yaml
 from safety_rlhf.experiments.run_files import make_run_dir, run_environment
+from safety_rlhf.reward.cost import make_cost_model
 
 __all__ = ["VEC_ENVS", "TrainConfig", "TrainResult", "make_train_vec_env", "train"]
 
@@ -98,6 +99,12 @@ class TrainConfig:
     """Constrain the mean episode cost (the fraction of decisions that help with a harmful
     prompt) to this limit with a Lagrange multiplier (``safety_rlhf.agents.lagrangian``);
     ``None``: unconstrained."""
+    cost_model: str = "learned-cost"
+    """Cost model whose score (``info["proxy_cost"]``) the ``cost_limit`` constraint
+    penalises: ``"learned-cost"`` (the shipped classifier trained on simulated safety
+    annotations, as Safe RLHF trains a cost model), ``"gold"`` (the gold cost: the oracle,
+    an upper bound, not a learned signal) or any spec of
+    :func:`~safety_rlhf.reward.cost.make_cost_model`. Used only with ``cost_limit``."""
     lagrange_lr: float = 0.5
     """Dual-ascent step size of the Lagrange multiplier (with ``cost_limit``). With the
     ``rule`` reward and a limit of 0.05 (PPO defaults, seed 0), 0.05 raised lambda only to
@@ -129,6 +136,8 @@ def _env_kwargs(cfg: TrainConfig) -> dict[str, Any]:
         kwargs["reward_model"] = cfg.reward_model
     if cfg.kl_coef:
         kwargs["kl_coef"] = cfg.kl_coef
+    if cfg.cost_limit is not None:
+        kwargs["cost_model"] = cfg.cost_model
     return kwargs
 
 
@@ -184,6 +193,7 @@ def resolve(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         _spec(cfg.env)
     except (gym.error.Error, ImportError) as exc:
         raise ValueError(f"unknown env id {cfg.env!r}: {exc}") from exc
+    make_cost_model(cfg.cost_model)  # an unknown spec fails here, before the run folder
     hyper = load_hyperparams(cfg.algo, cfg.env, cfg.config)
     cls = get_algorithm(cfg.algo)
     run = {
@@ -291,7 +301,11 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
             **(
                 {}
                 if multiplier is None
-                else {"cost_limit": cfg.cost_limit, "lagrange_lr": cfg.lagrange_lr}
+                else {
+                    "cost_limit": cfg.cost_limit,
+                    "cost_model": cfg.cost_model,
+                    "lagrange_lr": cfg.lagrange_lr,
+                }
             ),
             **{k: v for k, v in algo_kwargs.items() if k != "policy_kwargs"},
         },

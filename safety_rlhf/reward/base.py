@@ -20,23 +20,14 @@ pair; a model that is not sets ``cache_scores = False``.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import numpy as np
 
-__all__ = [
-    "CallableRewardModel",
-    "RewardModel",
-    "RewardModelError",
-    "check_spec_from_file",
-    "list_reward_models",
-    "make_reward_model",
-    "register_reward_model",
-]
+__all__ = ["CallableRewardModel", "RewardModel", "RewardModelError"]
 
 ScoreFn = Callable[..., Any]
 
@@ -230,151 +221,9 @@ class CallableRewardModel(RewardModel):
         return f"CallableRewardModel({self.name!r})"
 
 
-_REGISTRY: dict[str, type[RewardModel]] = {}
-
 #: identity -> {(prompt, response): score}; cleared whole when it outgrows the limit.
 _SCORE_CACHE: dict[str, dict[tuple[str, str], float]] = {}
 _SCORE_CACHE_LIMIT = 5_000_000
-
-R = TypeVar("R", bound=type[RewardModel])
-
-
-def register_reward_model(name: str) -> Callable[[R], R]:
-    """Class decorator adding a reward model to the registry under ``name``.
-
-    :raises ValueError: if ``name`` is already taken (names are never silently replaced).
-    """
-    if not name or ":" in name:
-        raise ValueError(f"invalid reward-model name {name!r}: must be non-empty, without ':'")
-
-    def decorator(cls: R) -> R:
-        if name in _REGISTRY:
-            raise ValueError(
-                f"reward model name {name!r} is already registered by "
-                f"{_REGISTRY[name].__module__}.{_REGISTRY[name].__qualname__}"
-            )
-        if not (isinstance(cls, type) and issubclass(cls, RewardModel)):
-            raise TypeError(f"@register_reward_model({name!r}) needs a RewardModel subclass")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return decorator
-
-
-def list_reward_models() -> list[str]:
-    """Names of the registered reward models, sorted."""
-    _load_builtins()
-    return sorted(_REGISTRY)
-
-
-def _load_builtins() -> None:
-    # Importing the package registers the built-in models (import = registration).
-    importlib.import_module("safety_rlhf.reward")
-
-
-def make_reward_model(spec: str | RewardModel | ScoreFn, **kwargs: Any) -> RewardModel:
-    """Build a reward model from a spec.
-
-    Accepted specs:
-
-    - a :class:`RewardModel` instance (returned as is);
-    - a registered name, e.g. ``"rule"`` or ``"gold"``;
-    - ``"name:argument"``, e.g. ``"bradley-terry:runs/rm"``: the registered class is built
-      with the argument as its first positional parameter;
-    - ``"package.module:object"``: an importable RewardModel subclass, instance, or
-      scoring function;
-    - any callable ``f(prompts, responses, **columns) -> array-like``.
-
-    :param spec: the spec.
-    :param kwargs: extra constructor arguments for registered classes.
-    :raises RewardModelError: naming the spec when it cannot be resolved.
-    """
-    if isinstance(spec, RewardModel):
-        return spec
-    if isinstance(spec, type) and issubclass(spec, RewardModel):
-        return spec(**kwargs)
-    if callable(spec) and not isinstance(spec, str):
-        return CallableRewardModel(spec)
-    if not isinstance(spec, str) or not spec.strip():
-        raise RewardModelError(f"reward model spec must be a non-empty string, got {spec!r}")
-    _load_builtins()
-    spec = spec.strip()
-    name, sep, arg = spec.partition(":")
-    if name in _REGISTRY:
-        cls = _REGISTRY[name]
-        try:
-            return cls(arg, **kwargs) if sep else cls(**kwargs)  # type: ignore[call-arg]
-        except RewardModelError:
-            raise
-        except (TypeError, ValueError) as exc:
-            raise RewardModelError(f"reward model {spec!r}: {exc}") from exc
-    if sep and arg and all(part.isidentifier() for part in name.split(".")):
-        return _import_object(spec, name, arg, kwargs)
-    raise RewardModelError(
-        f"unknown reward model {spec!r}; registered: {', '.join(list_reward_models())}; "
-        "or give 'package.module:object'"
-    )
-
-
-def check_spec_from_file(spec: object, source: str) -> str:
-    """``spec`` if it may be used when read from a file (a run's ``config.yaml``, a saved
-    benchmark cell): a registered name or ``"name:argument"`` of a registered kind, with
-    every nested spec (``composite:``) checked the same way. Nothing is imported or built.
-
-    A spec naming Python code (``"package.module:object"``) is refused: a run folder is
-    untrusted input, and building that spec would import and call whatever it names. Such
-    a spec is accepted only from the command line or from Python, where the user wrote it.
-
-    :param spec: the value read from the file.
-    :param source: where it was read, e.g. ``"runs/x/config.yaml: reward_model"``.
-    :raises RewardModelError: one line naming ``source`` and why.
-    """
-    if not isinstance(spec, str) or not spec.strip():
-        raise RewardModelError(f"{source}: a reward-model spec must be a non-empty string")
-    _load_builtins()
-    text = spec.strip()
-    name, sep, arg = text.partition(":")
-    cls = _REGISTRY.get(name)
-    if cls is None:
-        kind = "names Python code" if sep else "is not a registered reward model"
-        raise RewardModelError(
-            f"{source}: reward model {text!r} {kind}; a spec read from a file may only name "
-            f"a registered model ({', '.join(list_reward_models())}, or NAME:ARGUMENT of one); "
-            "pass any other spec explicitly (--reward-model on the command line, or Python)"
-        )
-    for nested in cls.nested_specs(arg) if sep else ():
-        check_spec_from_file(nested, source)
-    return text
-
-
-def _import_object(spec: str, module_name: str, attr: str, kwargs: dict[str, Any]) -> RewardModel:
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise RewardModelError(
-            f"reward model {spec!r}: cannot import {module_name!r}: {exc}"
-        ) from exc
-    obj: Any = module
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError as exc:
-            raise RewardModelError(
-                f"reward model {spec!r}: module {module_name!r} has no attribute {attr!r}"
-            ) from exc
-    if isinstance(obj, RewardModel):
-        return obj
-    if isinstance(obj, type) and issubclass(obj, RewardModel):
-        try:
-            return obj(**kwargs)
-        except (TypeError, ValueError) as exc:
-            raise RewardModelError(
-                f"reward model {spec!r}: cannot build {obj.__name__}(): {exc}"
-            ) from exc
-    if callable(obj):
-        return CallableRewardModel(obj, name=spec)
-    raise RewardModelError(f"reward model {spec!r} is a {type(obj).__name__}, not a model")
 
 
 def _short(text: str, width: int = 60) -> str:

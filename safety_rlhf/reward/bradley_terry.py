@@ -32,8 +32,9 @@ from typing import Any
 import numpy as np
 
 from safety_rlhf.data.atomic_files import atomic_write_bytes, atomic_write_text
-from safety_rlhf.reward.base import RewardModel, RewardModelError, register_reward_model
+from safety_rlhf.reward.base import RewardModel, RewardModelError
 from safety_rlhf.reward.encoders import TextEncoder, make_encoder
+from safety_rlhf.reward.registry import register_reward_model
 
 __all__ = [
     "LEARNED_PATH",

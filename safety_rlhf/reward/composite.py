@@ -17,12 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from safety_rlhf.reward.base import (
-    RewardModel,
-    RewardModelError,
-    make_reward_model,
-    register_reward_model,
-)
+from safety_rlhf.reward.base import RewardModel, RewardModelError
+from safety_rlhf.reward.registry import make_reward_model, register_reward_model
 
 __all__ = ["CompositeRewardModel", "Weights", "parse_weights"]
 
@@ -98,7 +94,7 @@ class CompositeRewardModel(RewardModel):
 
     :param weights: ``"spec=weight,..."`` (the form ``"composite:learned=1.0,rule=0.5"``
         passes) or a mapping ``{spec_or_model: weight}``; specs are built with
-        :func:`~safety_rlhf.reward.base.make_reward_model`. Items split on ``,`` and then on
+        :func:`~safety_rlhf.reward.registry.make_reward_model`. Items split on ``,`` and then on
         the last ``=``, so specs may contain ``:``.
     :raises RewardModelError: naming the item, for an empty spec, a missing or non-numeric
         weight, or a part that cannot be built.
@@ -115,7 +111,7 @@ class CompositeRewardModel(RewardModel):
     @classmethod
     def nested_specs(cls, argument: str) -> list[str]:
         """The part specs of ``"composite:ARGUMENT"`` (checked, never built, by
-        :func:`~safety_rlhf.reward.base.check_spec_from_file`)."""
+        :func:`~safety_rlhf.reward.registry.check_spec_from_file`)."""
         return [str(spec) for spec, _ in parse_weights(argument)]
 
     def __init__(self, weights: Weights) -> None:

@@ -18,9 +18,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from safety_rlhf.reward.base import RewardModel, RewardModelError, register_reward_model
+from safety_rlhf.reward.base import RewardModel, RewardModelError
 from safety_rlhf.reward.composite import CompositeRewardModel, parse_weights
 from safety_rlhf.reward.detectors import harm_hits, response_style
+from safety_rlhf.reward.registry import register_reward_model
 from safety_rlhf.task.strategies import ANSWERED, REFUSED, Strategy
 
 __all__ = [

@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from safety_rlhf.reward.base import RewardModel, RewardModelError, register_reward_model
+from safety_rlhf.reward.base import RewardModel, RewardModelError
 from safety_rlhf.reward.detectors import response_style
+from safety_rlhf.reward.registry import register_reward_model
 from safety_rlhf.task.gold_tables import GOLD_REWARD
 from safety_rlhf.task.strategies import Strategy, render_responses
 

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from safety_rlhf.reward.base import RewardModel, RewardModelError, register_reward_model
+from safety_rlhf.reward.base import RewardModel, RewardModelError
+from safety_rlhf.reward.registry import register_reward_model
 
 __all__ = ["PLAIN_FORMAT", "HFRewardModel"]
 

@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from safety_rlhf.reward.base import RewardModel, register_reward_model
+from safety_rlhf.reward.base import RewardModel
 from safety_rlhf.reward.detectors import harm_hits, response_style
+from safety_rlhf.reward.registry import register_reward_model
 
 __all__ = ["RULE_REWARD", "RuleRewardModel"]
 
