@@ -173,8 +173,6 @@ CASES: list[tuple[str, Callable[[Path], Any], type[Exception], str]] = [
     ("step before reset", _step_before_reset, RuntimeError, r"call reset\(\) before step\(\)"),
     ("unknown split", lambda tmp: gym.make("SafetyRLHF-v0", split="valid"), ValueError,
      r"unknown split 'valid'"),
-    ("negative kl_coef", lambda tmp: gym.make("SafetyRLHF-v0", kl_coef=-1.0), ValueError,
-     r"kl_coef must be a finite number >= 0, got -1"),
 ]  # fmt: skip
 
 
@@ -204,6 +202,12 @@ CLI_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
      r"h\.yml: PPO refused the hyperparameters: .*learning rate"),
     ("unknown reward model", lambda tmp: ["--reward-model", "nosuch"], r"unknown reward model"),
     ("missing config file", lambda tmp: ["--config", str(tmp / "none.yml")], r"none\.yml"),
+    ("kl_coef with an off-policy algorithm", lambda tmp: ["--algo", "dqn", "--kl-coef", "0.1"],
+     r"kl_coef 0\.1 is not supported by DQN: the KL penalty needs the log-probability"),
+    ("negative kl_coef", lambda tmp: ["--kl-coef", "-1"],
+     r"kl_coef must be a finite number >= 0, got -1"),
+    ("non-finite kl_coef", lambda tmp: ["--kl-coef", "nan"],
+     r"kl_coef must be a finite number >= 0, got nan"),
     ("YAML with a Python tag",
      lambda tmp: ["--config", _yaml(tmp, "  gamma: !!python/name:os.system\n")],
      r"h\.yml: invalid YAML: could not determine a constructor"),
