@@ -292,7 +292,6 @@ def _closed_form() -> np.ndarray:
     return star / star.sum(axis=1, keepdims=True)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(("algo", "hyper"), [
     # PPO as shipped (advantage normalisation on, 10 epochs) with a smaller step size: at
     # 3e-3 Adam's steps keep the policy jittering around pi* (TV about 0.1)

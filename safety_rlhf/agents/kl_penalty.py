@@ -70,6 +70,9 @@ def apply_kl_penalty(
     Neither the last values nor the last dones are needed (the last step's correction
     does not depend on them), so this is exact for every buffer that uses SB3's
     ``RolloutBuffer.compute_returns_and_advantage``, whatever the algorithm passed it.
+    (Recomputing from ``callback.locals["values"]`` would not be: sb3-contrib 2.9's
+    RecurrentPPO calls ``on_rollout_end`` without refreshing the callback's locals, so
+    there they hold the values of the last step's observations, not of the next ones.)
 
     :param buffer: a full SB3 rollout buffer whose returns and advantages are computed.
     :param log_pi_ref: ``(buffer_size, n_envs)`` ``log pi_ref`` of the actions taken.
