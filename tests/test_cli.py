@@ -47,14 +47,23 @@ def test_train_writes_a_complete_run_folder(tmp_path: Path, capsys: pytest.Captu
     assert PPO.load(run_dir / "model.zip").observation_space.shape == (1024,)
 
 
-def test_kl_coef_sets_matching_entropy_bonus(tmp_path: Path) -> None:
+def test_kl_coef_penalises_rollouts_and_keeps_the_yaml_ent_coef(tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
     argv = ["train", "--timesteps", "64", "--n-envs", "1", "--kl-coef", "0.1",
             "--log-dir", str(tmp_path), "--no-progress-bar"]  # fmt: skip
     assert main(argv) == 0
     (run_dir,) = tmp_path.iterdir()
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
-    assert config["algo_kwargs"]["ent_coef"] == 0.1
-    assert config["env_kwargs"]["kl_coef"] == 0.1
+    assert config["run"]["kl_coef"] == 0.1
+    assert config["algo_kwargs"]["ent_coef"] == 0.0  # the shipped YAML's, not matched to beta
+    assert "kl_coef" not in config["env_kwargs"]  # no reward shaping in the env
+    (events,) = run_dir.rglob("events.out.tfevents*")
+    acc = EventAccumulator(str(events))
+    acc.Reload()
+    (sampled,) = acc.Scalars("safety/kl_sampled")  # one rollout of 64 steps
+    (penalty,) = acc.Scalars("safety/kl_penalty")
+    assert penalty.value == pytest.approx(0.1 * sampled.value, rel=1e-5)
 
 
 def test_bad_config_is_reported_with_file_and_key(tmp_path: Path) -> None:

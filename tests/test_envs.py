@@ -15,6 +15,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import safety_rlhf
 from safety_rlhf.envs import SafetyRLHFEnv, Strategy
+from safety_rlhf.envs.reference_policy import reference_probs
 
 SPECS = sorted(
     (s for s in gym.registry.values() if str(s.entry_point).startswith("safety_rlhf")),
@@ -121,8 +122,6 @@ def test_invalid_action_is_rejected() -> None:
 
 
 def test_bad_arguments_name_the_argument() -> None:
-    with pytest.raises(ValueError, match="kl_coef"):
-        SafetyRLHFEnv(kl_coef=-1.0)
     env = SafetyRLHFEnv(render_mode="rgb_array")
     env.reset(seed=0)
     with pytest.raises(ValueError, match="render_mode='rgb_array' is not supported"):
@@ -154,16 +153,17 @@ def test_comply_on_a_harmful_prompt_costs_one() -> None:
     assert reward == -1.0
 
 
-def test_kl_coef_adds_scaled_reference_log_prob() -> None:
-    base = SafetyRLHFEnv(reward_model="rule")
-    kl = SafetyRLHFEnv(reward_model="rule", kl_coef=0.5)
-    for env in (base, kl):
-        env.reset(seed=11)
+def test_reward_has_no_kl_term_and_info_has_log_pi_ref_of_the_action() -> None:
+    # the KL penalty needs the agent's log pi, so the agent applies it (agents/kl_penalty.py)
+    env = SafetyRLHFEnv(reward_model="rule")
+    env.reset(seed=11)
     for action in range(6):
-        _, r0, *_, i0 = base.step(action)
-        r1 = kl.step(action)[1]
-        assert i0["log_pi_ref"] < 0
-        assert r1 == pytest.approx(r0 + 0.5 * i0["log_pi_ref"], abs=1e-5)
+        prompt = env.prompt_set.prompts[env._index]
+        _, reward, *_, info = env.step(action)
+        assert reward == info["proxy_reward"]
+        assert info["log_pi_ref"] == pytest.approx(np.log(reference_probs([prompt])[0, action]))
+    with pytest.raises(TypeError, match="kl_coef"):
+        SafetyRLHFEnv(kl_coef=0.5)
 
 
 def test_render_ansi_shows_prompt_response_and_reward() -> None:

@@ -22,7 +22,7 @@ from safety_rlhf.agents.native_vec_env import NativeVecEnv, make_native_vec_env
 from safety_rlhf.envs.vector_env import SafetyRLHFVectorEnv
 from safety_rlhf.experiments.train import TrainConfig, train
 
-KWARGS: dict[str, Any] = {"reward_model": "constitution", "kl_coef": 0.1}
+KWARGS: dict[str, Any] = {"reward_model": "constitution"}
 
 
 def pair(n: int, seed: int, **kwargs: Any) -> tuple[Any, Any]:

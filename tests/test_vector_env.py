@@ -14,7 +14,7 @@ from safety_rlhf.envs.prompt_stream import BLOCK
 from safety_rlhf.envs.vector_env import SafetyRLHFVectorEnv
 
 # constitution: a reward built from parts, so info["reward_components"] is compared too
-KWARGS: dict[str, Any] = {"reward_model": "constitution", "kl_coef": 0.1, "max_episode_steps": 4}
+KWARGS: dict[str, Any] = {"reward_model": "constitution", "max_episode_steps": 4}
 
 
 # Importing rl_zoo3 (as test_agents does) patches Gymnasium's TimeLimit to add this key.

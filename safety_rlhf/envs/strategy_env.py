@@ -66,16 +66,19 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
 
     ## Rewards
 
-    ``reward = reward_model.score([prompt], [response]) + kl_coef * log pi_ref(a | prompt)``.
+    ``reward = reward_model.score([prompt], [response])``.
 
     The reward model sees only text (label-free models never see gold columns). Scores of
     all (prompt, strategy) pairs are computed once, in batch, when the environment is made.
-    ``pi_ref`` is the reference ("SFT") policy of
-    :mod:`safety_rlhf.envs.reference_policy`: a softmax over a keyword filter's scores,
-    sensible but over-cautious. With ``kl_coef = beta`` here and the agent's entropy bonus
-    ``ent_coef = beta`` (PPO, A2C, TRPO), the agent maximises
-    ``E[r + beta log pi_ref(a|s)] + beta H(pi) = E[r] - beta KL(pi || pi_ref)``, the
-    KL-regularised objective of RLHF.
+
+    The reward holds no KL term (the env has no ``kl_coef`` argument): the penalty
+    ``beta (log pi(a|s) - log pi_ref(a|s))`` needs the log-probability the agent sampled
+    with, which only the agent knows. ``info["log_pi_ref"]`` gives ``log pi_ref(a | prompt)``
+    of the action taken, with ``pi_ref`` the reference ("SFT") policy of
+    :mod:`safety_rlhf.envs.reference_policy` (a softmax over a keyword filter's scores,
+    sensible but over-cautious), so any algorithm can apply it, as RLHF implementations do;
+    :class:`~safety_rlhf.agents.kl_penalty.KLPenaltyCallback` does it for SB3's on-policy
+    algorithms (``safety-rlhf train --kl-coef``).
 
     The gold reward (label x strategy, :data:`safety_rlhf.task.gold_tables.GOLD_REWARD`) is never
     paid to the agent unless the reward model is ``"gold"``; it is reported in ``info``.
@@ -124,7 +127,6 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
     - ``encoder="hashing"``: text encoder name or :class:`~safety_rlhf.reward.encoders.TextEncoder`.
     - ``obs_dim=None``: observation size; ``None`` takes the encoder's own (1024 hash
       buckets for ``hashing``, 384 for ``minilm``).
-    - ``kl_coef=0.0``: weight of ``log pi_ref`` in the reward (see Rewards).
     - ``render_mode=None``: ``"ansi"`` returns prompt, response and reward as text (other
       modes are refused when ``render`` is called).
     - ``cost_model=None``: a cost-model spec (``"learned-cost"``, the shipped classifier
@@ -148,6 +150,8 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
     ['category', 'cost', 'gold_reward', 'is_success', 'label', 'log_pi_ref']
     >>> info["refused"], reward == info["gold_reward"]
     (True, True)
+    >>> bool(info["log_pi_ref"] < 0)  # log pi_ref(refuse | prompt), for a KL penalty
+    True
 
     ## Version History
 
@@ -164,15 +168,11 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
         label_map: Mapping[str, str | None] | None = None,
         encoder: str | TextEncoder = "hashing",
         obs_dim: int | None = None,
-        kl_coef: float = 0.0,
         render_mode: str | None = None,
         cost_model: str | RewardModel | ScoreFn | None = None,
     ) -> None:
-        if not np.isfinite(kl_coef) or kl_coef < 0:
-            raise ValueError(f"kl_coef must be a finite number >= 0, got {kl_coef!r}")
         self.render_mode = render_mode
         self.split = split
-        self.kl_coef = float(kl_coef)
         self.prompt_set = load_prompts(prompts, split=split, label_map=label_map)
         self.reward_model = make_reward_model(reward_model)
         if isinstance(encoder, str):
@@ -183,7 +183,7 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
         self.tables: PromptTables = build_prompt_tables(
             self.prompt_set, self.reward_model, self.encoder, self.cost_model
         )
-        self._reward = self.tables.proxy_reward + self.kl_coef * self.tables.log_ref
+        self._reward = self.tables.proxy_reward
 
         self.observation_space = spaces.Box(
             low=self.encoder.low,

@@ -67,8 +67,7 @@ class SafetyRLHFVectorEnv(VectorEnv):
         info are in ``info["final_obs"]`` and ``info["final_info"]``).
     :param kwargs: the arguments of
         :class:`~safety_rlhf.envs.strategy_env.SafetyRLHFEnv` (``reward_model``,
-        ``split``, ``prompts``, ``label_map``, ``encoder``, ``obs_dim``, ``kl_coef``,
-        ``cost_model``);
+        ``split``, ``prompts``, ``label_map``, ``encoder``, ``obs_dim``, ``cost_model``);
         ``render_mode`` must be ``None``.
 
     >>> import gymnasium as gym

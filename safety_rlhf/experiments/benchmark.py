@@ -362,7 +362,8 @@ def run_benchmark(
 
 
 def _validate(cfg: BenchmarkConfig) -> None:
-    from safety_rlhf.agents.algorithms import ALGORITHMS
+    from safety_rlhf.agents.algorithms import ALGORITHMS, get_algorithm
+    from safety_rlhf.agents.kl_penalty import check_kl_coef
 
     if not cfg.algos:
         raise ValueError("no algorithm given")
@@ -373,6 +374,8 @@ def _validate(cfg: BenchmarkConfig) -> None:
         raise ValueError(f"seeds must be >= 1, got {cfg.seeds}")
     if not cfg.kl_coefs or any(not math.isfinite(b) or b < 0 for b in cfg.kl_coefs):
         raise ValueError(f"KL coefficients must be finite numbers >= 0, got {cfg.kl_coefs}")
+    for algo in cfg.algos:  # before any cell runs: off-policy algorithms refuse kl_coef > 0
+        check_kl_coef(max(cfg.kl_coefs), get_algorithm(algo))
     if cfg.timesteps is not None and cfg.timesteps < 1:
         raise ValueError(f"timesteps must be >= 1, got {cfg.timesteps}")
     if cfg.reps < 1:

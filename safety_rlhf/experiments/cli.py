@@ -49,7 +49,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "--kl-coef",
         type=float,
         default=d.kl_coef,
-        help="KL penalty to the reference policy; sets ent_coef to match (default: 0)",
+        help="beta of E[r] - beta KL(pi || pi_ref): each rollout's rewards become "
+        "r - beta (log pi - log pi_ref); on-policy algorithms only (default: 0)",
     )
     p.add_argument("--n-envs", type=int, default=d.n_envs, help="parallel envs (default: YAML)")
     p.add_argument(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import importlib
-import inspect
 import os
 import shlex
 import sys
@@ -38,6 +37,7 @@ from safety_rlhf.agents.checkpoints import (
     restore_buffer,
     restore_rng,
 )
+from safety_rlhf.agents.kl_penalty import KLPenaltyCallback, check_kl_coef
 from safety_rlhf.agents.lagrangian import (
     LagrangeMultiplier,
     LagrangianCallback,
@@ -71,7 +71,10 @@ class TrainConfig:
     seed: int = 0
     """Seed of the agent, the environments and the sampling of prompts."""
     kl_coef: float = 0.0
-    """Weight of ``log pi_ref`` in the reward; the agent's ``ent_coef`` is set to match."""
+    """``beta`` of the KL-regularised objective ``E[r] - beta KL(pi || pi_ref)``: each
+    rollout's rewards become ``r - beta (log pi(a|s) - log pi_ref(a|s))`` before advantages
+    are computed (:class:`~safety_rlhf.agents.kl_penalty.KLPenaltyCallback`). On-policy
+    algorithms only; ``ent_coef`` stays the YAML's."""
     n_envs: int | None = None
     """Parallel environments; ``None`` takes ``n_envs`` from the YAML."""
     config: str | None = None
@@ -134,8 +137,6 @@ def _env_kwargs(cfg: TrainConfig) -> dict[str, Any]:
     kwargs = dict(cfg.env_kwargs)
     if cfg.reward_model is not None:
         kwargs["reward_model"] = cfg.reward_model
-    if cfg.kl_coef:
-        kwargs["kl_coef"] = cfg.kl_coef
     if cfg.cost_limit is not None:
         kwargs["cost_model"] = cfg.cost_model
     return kwargs
@@ -196,6 +197,7 @@ def resolve(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     make_cost_model(cfg.cost_model)  # an unknown spec fails here, before the run folder
     hyper = load_hyperparams(cfg.algo, cfg.env, cfg.config)
     cls = get_algorithm(cfg.algo)
+    check_kl_coef(cfg.kl_coef, cls)  # off-policy algorithms have no sampling log-probability
     run = {
         "n_envs": int(cfg.n_envs if cfg.n_envs is not None else hyper.get("n_envs", 1)),
         "n_timesteps": int(
@@ -207,16 +209,6 @@ def resolve(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     if hyper.get("normalize"):
         raise ValueError(f"{cfg.algo}: 'normalize' is not supported by safety-rlhf train")
     algo_kwargs = {k: v for k, v in hyper.items() if k not in RUN_KEYS}
-    if cfg.kl_coef:
-        # ent_coef = kl_coef completes E[r + b log pi_ref] + b H(pi) = E[r] - b KL(pi||pi_ref).
-        if "ent_coef" in inspect.signature(cls.__init__).parameters:
-            algo_kwargs["ent_coef"] = cfg.kl_coef
-        else:
-            print(
-                f"warning: {cls.__name__} has no entropy bonus; with kl_coef > 0 it optimises "
-                "E[r + kl_coef log pi_ref], not the full KL-regularised objective",
-                file=sys.stderr,
-            )
     return run, algo_kwargs
 
 
@@ -315,6 +307,9 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
     if multiplier is not None:
         # first, so that its last record is in SafetyMetricsCallback's final dump
         callbacks.insert(0, LagrangianCallback(multiplier))
+    if cfg.kl_coef > 0:
+        # first: every other callback's rollout end sees the penalised rollout
+        callbacks.insert(0, KLPenaltyCallback(cfg.kl_coef))
     if cfg.checkpoint_freq > 0:
         m = multiplier
         callbacks.append(
