@@ -138,10 +138,11 @@ def test_info_dtypes_with_unlabelled_prompts(mode: str, mixed_prompts: Path) -> 
     assert dtypes == {np.dtype(bool), np.dtype(object)}
 
 
-def test_max_episode_steps_one_also_truncates() -> None:
-    native, sync = make_pair(3, "SameStep", max_episode_steps=1, reward_model="rule")
-    run_both(native, sync, 5, seed=0, rng=np.random.default_rng(0))
-    assert native.step(np.zeros(3, dtype=np.int64))[3].tolist() == [True] * 3
+@pytest.mark.parametrize("mode", MODES)
+def test_a_time_limit_never_truncates(mode: str) -> None:
+    native, sync = make_pair(3, mode, max_episode_steps=2, reward_model="rule")
+    run_both(native, sync, 6, seed=0, rng=np.random.default_rng(0))
+    assert not native.step(np.zeros(3, dtype=np.int64))[3].any()
 
 
 def test_default_autoreset_mode_answers_num_envs_prompts_per_call() -> None:
@@ -226,5 +227,7 @@ def test_bad_use_is_refused_with_a_clear_error() -> None:
         envs.reset(options={"reset_mask": np.zeros(2, dtype=bool)})
     with pytest.raises(ValueError, match="num_envs"):
         SafetyRLHFVectorEnv(num_envs=0)
+    with pytest.raises(ValueError, match="max_episode_steps must be None or an integer >= 2"):
+        SafetyRLHFVectorEnv(num_envs=1, max_episode_steps=1)
     with pytest.raises(ValueError, match="autoreset_mode='disabled'"):
         SafetyRLHFVectorEnv(num_envs=1, autoreset_mode="disabled")

@@ -69,10 +69,11 @@ class SafetyRLHFVectorEnv(VectorEnv):
     :class:`~safety_rlhf.agents.native_vec_env.NativeVecEnv`.
 
     :param num_envs: number of sub-environments.
-    :param max_episode_steps: the time limit of ``gym.make(..., max_episode_steps=T)``
-        (default ``None``, as the spec): an episode ends after its one prompt anyway, so
-        only ``T = 1`` changes anything (the step is then also truncated, as ``TimeLimit``
-        truncates it).
+    :param max_episode_steps: the time limit ``T`` of ``gym.make(..., max_episode_steps=T)``
+        (default ``None``, as the spec): ``None`` or at least 2, which never truncates since
+        an episode ends after its one prompt. ``T = 1`` is refused: a ``TimeLimit`` of 1
+        would also truncate the terminating step, or not, depending on its version (rl-zoo3
+        patches it).
     :param autoreset_mode: ``"same_step"`` (default: each step returns the next prompts;
         the answered ones' observations and infos are in ``info["final_obs"]`` and
         ``info["final_info"]``) or ``"next_step"`` (the call after a step resets the
@@ -118,9 +119,10 @@ class SafetyRLHFVectorEnv(VectorEnv):
     ) -> None:
         if int(num_envs) < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
-        if max_episode_steps is not None and int(max_episode_steps) < 1:
+        if max_episode_steps is not None and int(max_episode_steps) < 2:
             raise ValueError(
-                f"max_episode_steps must be a positive integer or None, got {max_episode_steps!r}"
+                f"max_episode_steps must be None or an integer >= 2 (an episode is one "
+                f"prompt, which the response terminates), got {max_episode_steps!r}"
             )
         mode = _parse_mode(autoreset_mode)
         if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
@@ -281,9 +283,8 @@ class SafetyRLHFVectorEnv(VectorEnv):
         rewards = self._reward.take(pair)
         if any_reset:
             rewards[resetting] = 0.0
-        # every answered prompt ends its episode (and TimeLimit(1) would also truncate it)
-        terminations = stepping.copy()
-        truncations = stepping.copy() if self.max_episode_steps == 1 else np.zeros_like(stepping)
+        terminations = stepping.copy()  # every answered prompt ends its episode
+        truncations = np.zeros_like(stepping)
 
         if next_step:
             info = self._step_info(answered, actions, pair, stepping)
