@@ -9,8 +9,9 @@ from gymnasium.envs.registration import register, registry
 
 __version__ = "0.1.0"
 
-#: Prompts per episode of ``SafetyRLHF-v0`` (its ``max_episode_steps``).
-PROMPTS_PER_EPISODE = 16
+#: Prompts per episode of ``SafetyRLHF-v0``: one, as in RL4LMs and TRL (one prompt, one
+#: response); the response terminates the episode, so the spec has no ``max_episode_steps``.
+PROMPTS_PER_EPISODE = 1
 
 # All registrations in one place, with string entry points (as gymnasium/envs/__init__.py).
 # The guard keeps a re-import (e.g. importlib.reload) from re-registering.
@@ -19,7 +20,6 @@ if "SafetyRLHF-v0" not in registry:
         id="SafetyRLHF-v0",
         entry_point="safety_rlhf.envs.strategy_env:SafetyRLHFEnv",
         vector_entry_point="safety_rlhf.envs.vector_env:SafetyRLHFVectorEnv",
-        max_episode_steps=PROMPTS_PER_EPISODE,
     )
 
 __all__ = ["PROMPTS_PER_EPISODE", "__version__"]

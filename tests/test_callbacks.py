@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
 from stable_baselines3 import PPO
+from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import configure
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+import safety_rlhf  # noqa: F401  (registers the env ids)
+from safety_rlhf.agents.algorithms import get_algorithm
 from safety_rlhf.agents.callbacks import SafetyMetricsCallback, policy_kl_to_reference
 from safety_rlhf.envs import SafetyRLHFEnv, Strategy
 from safety_rlhf.envs.reference_policy import reference_log_probs
@@ -91,3 +98,43 @@ def test_kl_is_zero_for_the_reference_policy_itself() -> None:
 
     kl = policy_kl_to_reference(Reference(), np.zeros((2, 4), np.float32), log_ref)
     assert kl == pytest.approx(0.0, abs=1e-6)
+
+
+# Small budgets that still cross several dumps of each algorithm: 2 envs, rollouts of 64
+# decisions (on-policy), a window of 16 decisions, i.e. several windows per dump interval.
+WINDOW = 16
+SMALL: dict[str, dict[str, Any]] = {
+    "ppo": {"n_steps": 32, "batch_size": 64, "n_epochs": 1},
+    "a2c": {"n_steps": 32},
+    "trpo": {"n_steps": 32, "batch_size": 64},
+    "dqn": {"learning_starts": 64, "buffer_size": 1_000, "batch_size": 32},
+}
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+@pytest.mark.parametrize("algo", sorted(SMALL))
+def test_every_window_reaches_tensorboard_at_its_own_step(algo: str, tmp_path: Path) -> None:
+    env = make_vec_env(
+        "SafetyRLHF-v0", n_envs=2, seed=0, env_kwargs={"reward_model": "rule", "obs_dim": 32}
+    )
+    model = get_algorithm(algo)(
+        "MlpPolicy",
+        env,
+        tensorboard_log=str(tmp_path),
+        policy_kwargs={"net_arch": [8]},
+        seed=0,
+        device="cpu",
+        **SMALL[algo],
+    )
+    model.learn(
+        8 * 64, callback=SafetyMetricsCallback(window=WINDOW, n_samples=1), tb_log_name="tb"
+    )
+    decisions = model.num_timesteps  # one decision per env step
+    windows = -(-decisions // WINDOW)  # full windows, plus the partial one at the end
+    (run,) = tmp_path.iterdir()
+    events = EventAccumulator(str(run), size_guidance={"scalars": 0, "tensors": 0}).Reload()
+    points = events.Scalars("safety/gold_success")
+    steps = [p.step for p in points]
+    assert len(points) == windows == 32, f"{algo}: {len(points)} points for {windows} windows"
+    assert steps == [WINDOW * k for k in range(1, windows + 1)]
+    assert len(events.Tensors("safety/samples/text_summary")) == windows

@@ -40,6 +40,7 @@ def test_env_reports_the_cost_models_cost_next_to_gold() -> None:
     for action in (0, 1, 3) * 6:
         info = env.step(action)[-1]
         info_plain = plain.step(action)[-1]
+        env.reset(), plain.reset()  # one prompt per episode
         assert info["proxy_cost"] == (0.25 if action == 0 else 0.0)
         assert info["cost"] == info_plain["cost"]  # gold, unchanged
         assert "proxy_cost" not in info_plain  # no cost model, no proxy cost
@@ -50,12 +51,15 @@ def test_env_reports_the_cost_models_cost_next_to_gold() -> None:
 def test_native_vector_env_reports_the_same_proxy_cost() -> None:
     kwargs = {"reward_model": "rule", "cost_model": "gold"}
     venv = gym.make_vec(ENV_ID, num_envs=3, vectorization_mode="vector_entry_point", **kwargs)
-    sync = gym.vector.SyncVectorEnv([lambda: gym.make(ENV_ID, **kwargs) for _ in range(3)])
+    sync = gym.vector.SyncVectorEnv(
+        [lambda: gym.make(ENV_ID, **kwargs) for _ in range(3)],
+        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,  # the native env's default
+    )
     venv.reset(seed=5), sync.reset(seed=5)
     seen = 0.0
-    for _ in range(15):  # within the first episode: every step answers a prompt
+    for _ in range(15):  # same_step: every step answers a prompt, reported in final_info
         actions = np.array([0, 1, 4])
-        i1, i2 = venv.step(actions)[-1], sync.step(actions)[-1]
+        i1, i2 = venv.step(actions)[-1]["final_info"], sync.step(actions)[-1]["final_info"]
         assert i1["proxy_cost"].dtype == i2["proxy_cost"].dtype == np.float64
         np.testing.assert_array_equal(i1["proxy_cost"], i2["proxy_cost"])
         np.testing.assert_array_equal(i1["proxy_cost"], i1["cost"])  # gold = the gold cost
@@ -82,16 +86,16 @@ def test_wrapper_penalises_the_proxy_cost_not_gold() -> None:
     env = LagrangianCostWrapper(
         gym.make(ENV_ID, reward_model="gold", cost_model=quarter_for_compliance), multiplier
     )
-    env.reset(seed=3)
     harmful_seen = False
-    for t in range(16):
+    for t in range(16):  # one prompt per episode
+        env.reset(seed=3 if t == 0 else None)
         action = 0 if t % 2 == 0 else 1
-        _, reward, _, truncated, info = env.step(action)
+        _, reward, terminated, _, info = env.step(action)
         expected_penalty = 0.5 if action == 0 else 0.0
         assert info["lagrangian_penalty"] == expected_penalty
         assert reward == info["gold_reward"] - expected_penalty
+        assert terminated and info["episode_cost"] == expected_penalty / 2.0
         harmful_seen |= info["cost"] == 1.0
-    assert truncated and info["episode_cost"] == pytest.approx(8 * 0.25 / 16)
     assert harmful_seen  # a step whose gold cost (1) was not what was penalised
 
     venv = VecLagrangianCostWrapper(

@@ -11,11 +11,16 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
+from gymnasium.utils.env_checker import check_returned_data_not_reused
+from stable_baselines3 import PPO
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
+from stable_baselines3.common.env_util import make_vec_env
 
 import safety_rlhf
 from safety_rlhf.envs import SafetyRLHFEnv, Strategy
+from safety_rlhf.envs.prompt_stream import BLOCK
 from safety_rlhf.envs.reference_policy import reference_probs
+from safety_rlhf.envs.text_image import FRAME_SHAPE
 
 SPECS = sorted(
     (s for s in gym.registry.values() if str(s.entry_point).startswith("safety_rlhf")),
@@ -76,6 +81,30 @@ def test_pickle_round_trip_continues_identically(spec: gym.envs.registration.Env
         x, y = env.step(action), clone.step(action)
         np.testing.assert_array_equal(x[0], y[0])
         assert x[1:] == y[1:]
+        (obs_x, info_x), (obs_y, info_y) = env.reset(), clone.reset()
+        np.testing.assert_array_equal(obs_x, obs_y)
+        assert info_x == info_y
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.id)
+def test_sb3_defaults_do_not_warn(spec: gym.envs.registration.EnvSpec) -> None:
+    # SB3 makes envs with render_mode="rgb_array"; its own tests turn warnings into errors
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_vec_env(spec.id, n_envs=2).close()
+        model = PPO("MlpPolicy", spec.id, n_steps=32, batch_size=32, n_epochs=1, device="cpu")
+        model.learn(32)
+
+
+@pytest.mark.parametrize(
+    "spec", [s for s in SPECS if s.vector_entry_point is not None], ids=lambda s: s.id
+)
+def test_vector_env_returns_new_data_on_every_call(spec: gym.envs.registration.EnvSpec) -> None:
+    for mode in ("same_step", "next_step"):
+        envs = gym.make_vec(
+            spec.id, 1, vectorization_mode="vector_entry_point", autoreset_mode=mode
+        )
+        check_returned_data_not_reused(envs)
 
 
 def test_make_with_module_prefix_in_fresh_interpreter() -> None:
@@ -83,17 +112,30 @@ def test_make_with_module_prefix_in_fresh_interpreter() -> None:
         "import gymnasium as gym, sys\n"
         "env = gym.make('safety_rlhf:SafetyRLHF-v0')\n"
         "assert 'safety_rlhf' in sys.modules\n"
-        "print(env.spec.max_episode_steps)"
+        "print(type(env.unwrapped).__name__)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == str(safety_rlhf.PROMPTS_PER_EPISODE)
+    assert out.stdout.strip() == "SafetyRLHFEnv"
 
 
-def test_episode_is_truncated_by_time_limit_not_terminated() -> None:
-    env = gym.make("SafetyRLHF-v0", max_episode_steps=5)
-    env.reset(seed=0)
-    flags = [env.step(0)[2:4] for _ in range(5)]
-    assert flags == [(False, False)] * 4 + [(False, True)]
+def test_one_prompt_per_episode_the_response_terminates_it() -> None:
+    env = gym.make("SafetyRLHF-v0", reward_model="rule")
+    assert safety_rlhf.PROMPTS_PER_EPISODE == 1 and env.spec.max_episode_steps is None
+    first_obs, first = env.reset(seed=3)
+    obs, _, terminated, truncated, info = env.step(0)
+    assert (terminated, truncated) == (True, False)
+    assert info["prompt_id"] == first["prompt_id"]
+    np.testing.assert_array_equal(obs, first_obs)  # no next state: the answered prompt
+    with pytest.raises(RuntimeError, match=r"call reset\(\) before step\(\)"):
+        env.step(0)
+    # successive episodes' prompts: uniform draws from the env's generator (seed 3), in
+    # blocks of BLOCK, one per episode
+    draws = np.random.default_rng(3).integers(env.unwrapped.n_prompts, size=BLOCK)
+    ids = [first["prompt_id"]]
+    for _ in range(11):
+        ids.append(env.reset()[1]["prompt_id"])
+        env.step(int(Strategy.REFUSE))
+    assert ids == [env.unwrapped.prompt_set.ids[k] for k in draws[:12]]
 
 
 def test_spaces_and_obs_dim_argument() -> None:
@@ -122,9 +164,9 @@ def test_invalid_action_is_rejected() -> None:
 
 
 def test_bad_arguments_name_the_argument() -> None:
-    env = SafetyRLHFEnv(render_mode="rgb_array")
+    env = SafetyRLHFEnv(render_mode="human")
     env.reset(seed=0)
-    with pytest.raises(ValueError, match="render_mode='rgb_array' is not supported"):
+    with pytest.raises(ValueError, match="render_mode='human' is not supported"):
         env.render()
     with pytest.raises(ValueError, match="split"):
         SafetyRLHFEnv(split="validation")
@@ -160,6 +202,7 @@ def test_reward_has_no_kl_term_and_info_has_log_pi_ref_of_the_action() -> None:
     for action in range(6):
         prompt = env.prompt_set.prompts[env._index]
         _, reward, *_, info = env.step(action)
+        env.reset()
         assert reward == info["proxy_reward"]
         assert info["log_pi_ref"] == pytest.approx(np.log(reference_probs([prompt])[0, action]))
     with pytest.raises(TypeError, match="kl_coef"):
@@ -173,6 +216,22 @@ def test_render_ansi_shows_prompt_response_and_reward() -> None:
     _, _, _, _, info = env.step(0)
     text = env.render()
     assert info["prompt"] in text and info["response"] in text and "Reward:" in text
+
+
+def test_render_rgb_array_draws_the_text() -> None:
+    env = gym.make("SafetyRLHF-v0", render_mode="rgb_array")
+    env.reset(seed=0)
+    prompt = env.render()
+    env.step(0)
+    exchange = env.render()
+    blank = np.full(FRAME_SHAPE, 255, dtype=np.uint8)
+    for frame in (prompt, exchange):
+        assert frame.shape == FRAME_SHAPE == (180, 640, 3) and frame.dtype == np.uint8
+        assert (frame != blank).any()  # some text was drawn
+    # the exchange (prompt, response, reward) takes more lines than the prompt alone
+    used_rows = [int(np.flatnonzero((f < 128).any(axis=(1, 2))).max()) for f in (prompt, exchange)]
+    assert used_rows[1] > used_rows[0]
+    np.testing.assert_array_equal(exchange, env.render())  # the same state, the same frame
 
 
 def test_hashing_encoding_is_identical_in_another_process() -> None:

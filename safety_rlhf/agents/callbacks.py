@@ -5,7 +5,11 @@
 compliance, benign help, over-refusal, proxy and gold reward, cost; ``safety/proxy_cost``,
 the cost model's mean, when the env has one) plus
 ``safety/kl_ref``, the exact KL divergence of the policy's action distribution from the
-reference policy ``pi_ref``, averaged over the visited prompts. Every ``eval_freq`` steps,
+reference policy ``pi_ref``, averaged over the visited prompts. Each window of ``window``
+decisions is written to TensorBoard at its own step when it is complete, whatever the
+algorithm's dump rhythm (A2C dumps every 100 updates, DQN every few episodes), so no
+window is lost; stdout and CSV outputs show the latest window at the next dump. Every
+``eval_freq`` steps,
 and when training ends, it evaluates the greedy policy on every prompt of an evaluation
 env (the test split) and logs the same metrics under ``safety/test/``. A few sampled
 (prompt, response, reward) rows go to TensorBoard as text, and the run's hyperparameters
@@ -19,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import HParam
+from stable_baselines3.common.logger import HParam, TensorBoardOutputFormat
 
 from safety_rlhf.agents.prompt_evaluation import evaluate_policy_on_prompts
 from safety_rlhf.envs.reference_policy import reference_log_probs
@@ -135,7 +139,7 @@ class SafetyMetricsCallback(BaseCallback):
         if len(obs) == len(rows):
             log_ref = reference_log_probs([r["prompt"] for r in rows]).astype(np.float64)
             metrics["kl_ref"] = policy_kl_to_reference(self.model.policy, np.stack(obs), log_ref)
-        self._record("safety", metrics)
+        window: dict[str, Any] = {f"safety/{k}": v for k, v in metrics.items() if v is not None}
         if self.n_samples > 0:
             picks = self._rng.choice(len(rows), size=min(self.n_samples, len(rows)), replace=False)
             lines = ["| prompt | label | strategy | proxy | gold |", "|---|---|---|---|---|"]
@@ -145,7 +149,21 @@ class SafetyMetricsCallback(BaseCallback):
                     f"| {prompt} | {r['label']} | {r['strategy']} | "
                     f"{r['proxy_reward']:+.2f} | {r['gold_reward']:+.2f} |"
                 )
-            self.logger.record("safety/samples", "\n".join(lines), exclude=_NOT_TO_STDOUT)
+            window["safety/samples"] = "\n".join(lines)
+        self._write_window(window)
+
+    def _write_window(self, values: dict[str, Any]) -> None:
+        """Write ``values`` to every TensorBoard output now, at the current step: a value
+        only recorded in the logger is overwritten by the next window unless the algorithm
+        dumps in between. Scalars are also recorded for the other outputs (stdout, CSV),
+        which show the latest window at the next dump."""
+        step = self.num_timesteps
+        for output in self.logger.output_formats:
+            if isinstance(output, TensorBoardOutputFormat):
+                output.write(values, dict.fromkeys(values), step)
+        for key, value in values.items():
+            if not isinstance(value, str):
+                self.logger.record(key, value, exclude="tensorboard")
 
     def _evaluate(self) -> None:
         assert self.eval_env is not None

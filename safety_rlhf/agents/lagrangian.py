@@ -29,13 +29,14 @@ oracle (``proxy_cost`` = the gold cost), the upper bound; ``cost_key`` picks ano
 
 **Unit of the cost.** The cost of an episode is the *mean* of its step costs, i.e. the
 (estimated) fraction of its decisions that helped with a harmful prompt (``proxy_cost``
-is the cost model's probability of harm per step, the gold ``cost`` 0 or 1);
-``cost_limit`` is in the same unit, e.g. ``0.02`` allows at most 2% of decisions to help
-with a harmful prompt. Because ``SafetyRLHF-v0`` episodes have a fixed length
-``T`` (16 prompts, truncation only), this is the per-episode cost sum divided by ``T``: the
-constraint is the same, but ``cost_limit`` and ``lr`` do not depend on the episode length.
-Steps whose cost is unavailable (``NaN``: unlabelled prompts) are not penalised and not
-counted; an episode without any labelled step does not enter ``J_C``.
+is the cost model's estimate per step, the gold ``cost`` 0 or 1); ``cost_limit`` is in the
+same unit, e.g. ``0.02`` allows at most 2% of decisions to help with a harmful prompt. A
+``SafetyRLHF-v0`` episode is one prompt, so its cost is the cost of its one decision and
+``J_C``, the mean over the episodes since the last update, is exactly the share of those
+decisions that helped with a harmful prompt; with an env of longer episodes, the mean
+keeps ``cost_limit`` and ``lr`` independent of the episode length. Steps whose cost is
+unavailable (``NaN``: unlabelled prompts) are not penalised and not counted; an episode
+without any labelled step does not enter ``J_C``.
 
 **Relation to PPO-Lagrangian in Safe RLHF and OmniSafe.** Safe RLHF (Dai et al., 2023,
 "Safe RLHF: Safe Reinforcement Learning from Human Feedback") trains two preference models

@@ -6,7 +6,9 @@ with one env object (and one ``Monitor``) per worker, stepped in a Python loop.
 :class:`NativeVecEnv` adapts :class:`~safety_rlhf.envs.vector_env.SafetyRLHFVectorEnv`
 instead: all workers step in one array call, in Gymnasium's ``same_step`` autoreset mode,
 which is SB3's convention (the observation after a finished episode is the next episode's
-first; the last one is in ``info["terminal_observation"]``).
+first; the last one is in ``info["terminal_observation"]``). Every episode is one prompt,
+so every step ends every worker's episode: the step ``info`` of each worker is the answered
+prompt's (from ``final_info``), and ``reset_infos`` holds the next prompt's.
 
 Seeded as ``make_vec_env`` seeds (worker ``i`` gets ``seed + i``), it returns exactly the
 observations, rewards, dones and infos of ``make_vec_env("SafetyRLHF-v0", ...)``, so an
@@ -34,6 +36,8 @@ from safety_rlhf.envs.vector_env import SafetyRLHFVectorEnv
 
 __all__ = ["NativeVecEnv", "make_native_vec_env"]
 
+_RESET_KEYS = ("prompt_id", "prompt", "category")  # what a reset of the single env reports
+
 
 class NativeVecEnv(VecEnv):
     """An SB3 ``VecEnv`` over a :class:`SafetyRLHFVectorEnv` (``same_step`` autoreset).
@@ -50,6 +54,9 @@ class NativeVecEnv(VecEnv):
                 f"got {env.autoreset_mode.value!r}"
             )
         self.env = env
+        # the vector env's is_success is a bool array (None cast to False, as in
+        # SyncVectorEnv); SB3 needs the single env's None for unlabelled prompts
+        self._unlabelled = any(label is None for label in env.prompt_set.labels)
         super().__init__(env.num_envs, env.single_observation_space, env.single_action_space)
         self._actions: np.ndarray | None = None
         self.reset_infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
@@ -69,7 +76,14 @@ class NativeVecEnv(VecEnv):
         assert self._actions is not None, "step_async must come before step_wait"
         obs, rewards, terminated, truncated, info = self.env.step(self._actions)
         dones = terminated | truncated
-        if dones.any():
+        if dones.all():  # one prompt per episode: every step, the cheap path
+            infos = _rows(info["final_info"], self.num_envs, full=True)
+            reset_infos = _rows({k: info[k] for k in _RESET_KEYS}, self.num_envs, full=True)
+            final_obs = info["final_obs"]
+            for row, (step_info, reset_info) in enumerate(zip(infos, reset_infos, strict=True)):
+                step_info["terminal_observation"] = final_obs[row]
+                self.reset_infos[row] = reset_info
+        elif dones.any():
             final = info["final_info"]
             merged = {k: v for k, v in info.items() if not k.startswith("_") and k != "final_obs"}
             for key, value in final.items():
@@ -82,8 +96,13 @@ class NativeVecEnv(VecEnv):
             final_obs = info["final_obs"]
             for row in np.flatnonzero(dones).tolist():
                 infos[row]["terminal_observation"] = final_obs[row]
+                self.reset_infos[row] = {k: info[k][row] for k in _RESET_KEYS}
         else:
             infos = _rows(info, self.num_envs)
+        if self._unlabelled:
+            for row in infos:
+                if "is_success" in row and row.get("label", "") is None:
+                    row["is_success"] = None
         time_limit = (truncated & ~terminated).tolist()
         for row, flag in zip(infos, time_limit, strict=True):
             row["TimeLimit.truncated"] = flag
@@ -126,17 +145,18 @@ class NativeVecEnv(VecEnv):
         return list(indices)
 
 
-def _rows(info: dict[str, Any], n: int) -> list[dict[str, Any]]:
+def _rows(info: dict[str, Any], n: int, full: bool = False) -> list[dict[str, Any]]:
     """A Gymnasium vector ``info`` (dict of arrays with ``_key`` masks) as SB3's list of
-    per-worker dicts, with Python values as a single env returns them."""
+    per-worker dicts, with Python values as a single env returns them; ``full``: every key
+    is known to be present in every worker (its masks are not read)."""
     keys: list[str] = []
     columns: list[list[Any]] = []
     partial: list[tuple[str, list[Any], list[int]]] = []
     for key, value in info.items():
         if key.startswith("_"):
             continue
-        mask = info.get(f"_{key}")
-        column = _rows(value, n) if isinstance(value, dict) else value.tolist()
+        mask = None if full else info.get(f"_{key}")
+        column = _rows(value, n, full) if isinstance(value, dict) else value.tolist()
         if mask is None or mask.all():
             keys.append(key)
             columns.append(column)

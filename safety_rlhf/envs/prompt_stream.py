@@ -1,8 +1,8 @@
 """Which prompt comes next: uniform draws from an environment's generator, in blocks.
 
-Every ``reset`` and every ``step`` of ``SafetyRLHF-v0`` moves to a prompt drawn uniformly
-from the split. Drawing one index per call (``np_random.integers(n)``) would make a vector
-of N environments pay N Python-level generator calls per step. Instead each environment
+Every ``reset`` of ``SafetyRLHF-v0`` (one prompt per episode) moves to a prompt drawn
+uniformly from the split. Drawing one index per call (``np_random.integers(n)``) would make
+a vector of N environments pay N Python-level generator calls per step. Instead each environment
 draws :data:`BLOCK` indices at once (``np_random.integers(n, size=BLOCK)``) and hands them
 out in order, refilling when they run out. The single env and the native vector env
 (:mod:`safety_rlhf.envs.vector_env`) share this rule, so sub-env ``i`` of a vector env

@@ -14,6 +14,7 @@ from gymnasium import spaces
 from safety_rlhf.data.prompts import PromptSet, load_prompts
 from safety_rlhf.envs.prompt_stream import PromptStream
 from safety_rlhf.envs.prompt_tables import PromptTables, build_prompt_tables
+from safety_rlhf.envs.text_image import text_to_rgb
 from safety_rlhf.reward.base import RewardModel, ScoreFn
 from safety_rlhf.reward.cost import make_cost_model
 from safety_rlhf.reward.encoders import TextEncoder, make_encoder
@@ -92,10 +93,14 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
 
     ## Episode End
 
-    No termination: prompts are independent (a contextual bandit). The episode is
-    truncated after ``max_episode_steps`` prompts (16 by default, the prompts per episode;
-    change it with ``gym.make("SafetyRLHF-v0", max_episode_steps=32)``). Each next prompt is
-    drawn uniformly from the split with ``self.np_random``.
+    One prompt per episode, as in RL4LMs and TRL (one prompt, one response): the response
+    ends the exchange, so every ``step`` returns ``terminated=True``. There is no truncation
+    (the spec has no ``max_episode_steps``). The observation returned with the termination is
+    the encoding of the prompt just answered (there is no next state; no algorithm bootstraps
+    from a terminal observation). ``reset`` draws the next prompt; a ``step`` without it
+    raises ``RuntimeError``. Stable-Baselines3 (and so rl-zoo3) therefore reports, over the
+    last 100 episodes, ``rollout/ep_rew_mean`` as the mean reward per prompt and
+    ``rollout/success_rate`` as the share of gold-correct decisions (``is_success``).
 
     ## Info
 
@@ -127,8 +132,9 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
     - ``encoder="hashing"``: text encoder name or :class:`~safety_rlhf.reward.encoders.TextEncoder`.
     - ``obs_dim=None``: observation size; ``None`` takes the encoder's own (1024 hash
       buckets for ``hashing``, 384 for ``minilm``).
-    - ``render_mode=None``: ``"ansi"`` returns prompt, response and reward as text (other
-      modes are refused when ``render`` is called).
+    - ``render_mode=None``: ``"ansi"`` returns prompt, response and reward as text,
+      ``"rgb_array"`` the same text drawn into a ``(180, 640, 3)`` ``uint8`` frame (SB3's
+      default mode; video recorders); other modes are refused when ``render`` is called.
     - ``cost_model=None``: a cost-model spec (``"learned-cost"``, the shipped classifier
       trained on simulated safety annotations; ``"gold"``, the oracle;
       ``"classifier:PATH"``; see :func:`~safety_rlhf.reward.cost.make_cost_model`), a
@@ -140,25 +146,28 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
     >>> env = gym.make("SafetyRLHF-v0", reward_model="gold")
     >>> type(env.unwrapped).__name__
     'SafetyRLHFEnv'
-    >>> env.spec.max_episode_steps  # prompts per episode
-    16
+    >>> print(env.spec.max_episode_steps)  # no time limit: the response ends the episode
+    None
     >>> obs, info = env.reset(seed=42)
     >>> obs.shape, obs.dtype
     ((1024,), dtype('float32'))
     >>> obs, reward, terminated, truncated, info = env.step(3)  # refuse
+    >>> terminated, truncated  # one prompt per episode
+    (True, False)
     >>> sorted(info)[:6]
     ['category', 'cost', 'gold_reward', 'is_success', 'label', 'log_pi_ref']
     >>> info["refused"], reward == info["gold_reward"]
     (True, True)
     >>> bool(info["log_pi_ref"] < 0)  # log pi_ref(refuse | prompt), for a KL penalty
     True
+    >>> obs, info = env.reset()  # the next prompt
 
     ## Version History
 
     * v0: Initial version.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(
         self,
@@ -228,7 +237,9 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
         if not 0 <= a < _N_ACTIONS:
             raise ValueError(f"action {action!r} is not in {self.action_space}")
         if self._index < 0:
-            raise RuntimeError(f"{type(self).__name__}: call reset() before step()")
+            raise RuntimeError(
+                f"{type(self).__name__}: call reset() before step() (each episode is one prompt)"
+            )
         i = self._index
         t = self.tables
         label = self.prompt_set.labels[i]
@@ -254,27 +265,31 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
             info["proxy_cost"] = float(t.proxy_cost[i, a])
         reward = float(self._reward[i, a])
         self._last = {**info, "reward": reward}
-        self._index = self._stream.next(self.np_random)
-        return self.tables.observations[self._index].copy(), reward, False, False, info
+        self._index = -1  # the response ends the episode: reset draws the next prompt
+        return self.tables.observations[i].copy(), reward, True, False, info
 
-    def render(self) -> str | None:
+    def render(self) -> str | np.ndarray | None:
         if self.render_mode is None:
             return None
-        if self.render_mode != "ansi":
-            # Accepted at construction (SB3's make_vec_env asks every env for "rgb_array"),
-            # refused here, where it would matter.
+        if self.render_mode not in self.metadata["render_modes"]:
+            # Accepted at construction (as Gymnasium's make does, with a warning), refused
+            # here, where it would matter.
             raise ValueError(
                 f"render_mode={self.render_mode!r} is not supported by {type(self).__name__}; "
                 f"use one of {self.metadata['render_modes']}"
             )
+        text = self._render_text()
+        return text if self.render_mode == "ansi" else text_to_rgb(text)
+
+    def _render_text(self) -> str:
+        if self._last is not None:
+            last = self._last
+            gold = "n/a" if last["label"] is None else f"{last['gold_reward']:+.2f}"
+            return (
+                f"Prompt [{last['label'] or 'unlabelled'}/{last['category']}]: {last['prompt']}\n"
+                f"Response [{last['strategy']}]: {last['response']}\n"
+                f"Reward: {last['reward']:+.3f} (proxy {last['proxy_reward']:+.3f}, gold {gold})\n"
+            )
         if self._index < 0:
             return "No prompt yet: call reset().\n"
-        if self._last is None:
-            return f"Prompt: {self.prompt_set.prompts[self._index]}\n"
-        last = self._last
-        gold = "n/a" if last["label"] is None else f"{last['gold_reward']:+.2f}"
-        return (
-            f"Prompt [{last['label'] or 'unlabelled'}/{last['category']}]: {last['prompt']}\n"
-            f"Response [{last['strategy']}]: {last['response']}\n"
-            f"Reward: {last['reward']:+.3f} (proxy {last['proxy_reward']:+.3f}, gold {gold})\n"
-        )
+        return f"Prompt: {self.prompt_set.prompts[self._index]}\n"

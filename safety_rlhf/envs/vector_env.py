@@ -19,7 +19,7 @@ __all__ = ["SafetyRLHFVectorEnv"]
 _SLUGS = np.array(SLUGS, dtype=object)
 _IS_REFUSAL = np.array(IS_REFUSAL, dtype=bool)
 _RESET_KEYS = ("prompt_id", "prompt", "category")
-_TEXT_KEYS = ("prompt_id", "prompt", "category", "subtype", "label", "response", "is_success")
+_TEXT_KEYS = ("prompt_id", "prompt", "category", "subtype", "label", "response")
 _NUMBER_KEYS = ("cost", "gold_reward", "proxy_reward", "log_pi_ref")
 
 
@@ -46,25 +46,38 @@ class SafetyRLHFVectorEnv(VectorEnv):
     share those tables.
 
     Sub-environment ``i`` behaves exactly like a single env made with the same arguments
-    and the time limit of the spec (``gym.make("SafetyRLHF-v0", ...)``): after
-    ``reset(seed=s)`` it sees the prompts of a single env reset with seed ``s + i``, so this
-    env returns what :class:`~gymnasium.vector.SyncVectorEnv` of single envs returns
-    (observations, rewards, terminations, truncations and ``info``), only faster. ``info``
-    is a dict of arrays with a boolean mask ``_key`` per key, as Gymnasium's vector envs
-    give it. ``reset(options={"reset_mask": mask})`` resets only the masked
-    sub-environments.
+    (``gym.make("SafetyRLHF-v0", ...)``): after ``reset(seed=s)`` it sees the prompts of a
+    single env reset with seed ``s + i``, so this env returns what
+    :class:`~gymnasium.vector.SyncVectorEnv` of single envs returns, in the same autoreset
+    mode: observations, rewards, terminations, truncations and ``info``, every ``info``
+    array with the dtype ``SyncVectorEnv`` gives it (``is_success`` is bool, unless the
+    first sub-environment reporting it answered an unlabelled prompt: then an object array
+    holding ``None``), only faster. ``info`` is a dict of arrays with a boolean mask
+    ``_key`` per key, as Gymnasium's vector envs give it; every call returns new arrays.
+    ``reset(options={"reset_mask": mask})`` resets only the masked sub-environments.
+
+    Each episode is one prompt (every step terminates), so the autoreset mode decides how
+    many calls answer prompts: ``"same_step"``, the default here (declared in
+    ``metadata["autoreset_mode"]``, as Gymnasium asks), answers ``num_envs`` prompts on
+    every call and returns the next prompts at once (the answered prompts' observations
+    and infos are in ``info["final_obs"]`` and ``info["final_info"]``); with
+    ``"next_step"`` (Gymnasium's ``SyncVectorEnv`` default) every other call is a reset
+    call that ignores its actions and pays 0, which wastes half of a training loop's steps.
 
     Make it with ``gym.make_vec("SafetyRLHF-v0", num_envs=N,
     vectorization_mode="vector_entry_point")``; Stable-Baselines3 uses it through
     :class:`~safety_rlhf.agents.native_vec_env.NativeVecEnv`.
 
     :param num_envs: number of sub-environments.
-    :param max_episode_steps: prompts per episode (``gym.make_vec`` passes the spec's 16);
-        ``None`` never truncates.
-    :param autoreset_mode: ``"next_step"`` (Gymnasium's default: the step after the last
-        one resets the sub-environment and ignores its action) or ``"same_step"`` (the
-        last step returns the next episode's first observation; the last observation and
-        info are in ``info["final_obs"]`` and ``info["final_info"]``).
+    :param max_episode_steps: the time limit ``T`` of ``gym.make(..., max_episode_steps=T)``
+        (default ``None``, as the spec): ``None`` or at least 2, which never truncates since
+        an episode ends after its one prompt. ``T = 1`` is refused: a ``TimeLimit`` of 1
+        would also truncate the terminating step, or not, depending on its version (rl-zoo3
+        patches it).
+    :param autoreset_mode: ``"same_step"`` (default: each step returns the next prompts;
+        the answered ones' observations and infos are in ``info["final_obs"]`` and
+        ``info["final_info"]``) or ``"next_step"`` (the call after a step resets the
+        sub-environments and ignores their actions).
     :param kwargs: the arguments of
         :class:`~safety_rlhf.envs.strategy_env.SafetyRLHFEnv` (``reward_model``,
         ``split``, ``prompts``, ``label_map``, ``encoder``, ``obs_dim``, ``cost_model``);
@@ -81,29 +94,35 @@ class SafetyRLHFVectorEnv(VectorEnv):
     >>> obs, info = envs.reset(seed=0)
     >>> obs.shape, envs.action_space
     ((4, 1024), MultiDiscrete([6 6 6 6]))
+    >>> envs.metadata["autoreset_mode"]
+    <AutoresetMode.SAME_STEP: 'SameStep'>
     >>> obs, rewards, terminations, truncations, info = envs.step(np.full(4, 3))  # refuse
-    >>> bool((rewards == info["gold_reward"]).all()), info["strategy"].tolist()
+    >>> terminations.tolist()  # one prompt per episode; obs holds the next prompts
+    [True, True, True, True]
+    >>> answered = info["final_info"]
+    >>> bool((rewards == answered["gold_reward"]).all()), answered["strategy"].tolist()
     (True, ['refuse', 'refuse', 'refuse', 'refuse'])
     """
 
     metadata: ClassVar[dict[str, Any]] = {
         "render_modes": [],
-        "autoreset_mode": AutoresetMode.NEXT_STEP,
+        "autoreset_mode": AutoresetMode.SAME_STEP,
     }
 
     def __init__(
         self,
         num_envs: int = 1,
         max_episode_steps: int | None = None,
-        autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
+        autoreset_mode: str | AutoresetMode = AutoresetMode.SAME_STEP,
         render_mode: str | None = None,
         **kwargs: Any,
     ) -> None:
         if int(num_envs) < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
-        if max_episode_steps is not None and int(max_episode_steps) < 1:
+        if max_episode_steps is not None and int(max_episode_steps) < 2:
             raise ValueError(
-                f"max_episode_steps must be a positive integer or None, got {max_episode_steps!r}"
+                f"max_episode_steps must be None or an integer >= 2 (an episode is one "
+                f"prompt, which the response terminates), got {max_episode_steps!r}"
             )
         mode = _parse_mode(autoreset_mode)
         if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
@@ -148,16 +167,21 @@ class SafetyRLHFVectorEnv(VectorEnv):
         # all text values with one take and all numbers with another (the info keys are
         # column views of those two blocks).
         n_pairs = len(ps) * len(Strategy)
-        success = np.empty(t.success.shape, dtype=object)
-        for (i, a), value in np.ndenumerate(t.success):
-            success[i, a] = None if ps.labels[i] is None else bool(value)
         texts = np.empty((n_pairs, len(_TEXT_KEYS)), dtype=object)
         for col, key in enumerate(_TEXT_KEYS):
             if key in self._prompt_info:
                 texts[:, col] = np.repeat(self._prompt_info[key], len(Strategy))
         texts[:, _TEXT_KEYS.index("response")] = np.array(t.responses, dtype=object).ravel()
-        texts[:, _TEXT_KEYS.index("is_success")] = success.ravel()
         self._texts = texts
+        # is_success: bool (False where unlabelled, as SyncVectorEnv casts a None into its
+        # bool array), or object (None where unlabelled) when the first sub-env reporting it
+        # answered an unlabelled prompt
+        self._unlabelled = np.array([label is None for label in ps.labels], dtype=bool)
+        self._success = (t.success == 1.0).ravel()
+        success = np.empty(n_pairs, dtype=object)
+        success[:] = self._success.tolist()
+        success[np.repeat(self._unlabelled, len(Strategy))] = None
+        self._success_or_none = success
         self._component_names = list(t.components)
         cost = [] if t.proxy_cost is None else [t.proxy_cost]
         self._number_keys = _NUMBER_KEYS + ("proxy_cost",) * len(cost)
@@ -168,10 +192,7 @@ class SafetyRLHFVectorEnv(VectorEnv):
             self.n_prompts, [seeding.np_random(None)[0] for _ in range(self.num_envs)]
         )
         self._index = np.zeros(self.num_envs, dtype=np.int64)
-        self._steps = np.zeros(self.num_envs, dtype=np.int64)
         self._needs_reset = np.zeros(self.num_envs, dtype=bool)
-        self._all = np.ones(self.num_envs, dtype=bool)
-        self._all.flags.writeable = False
         self._was_reset = False
 
     @property
@@ -229,7 +250,6 @@ class SafetyRLHFVectorEnv(VectorEnv):
             self._stream.reseed(reseeded, [seeding.np_random(s)[0] for _, s in new])
         self._was_reset = True
         self._index[mask] = self._stream.next(mask)
-        self._steps[mask] = 0
         self._needs_reset[mask] = False
         info: dict[str, Any] = {}
         for key in _RESET_KEYS:
@@ -258,48 +278,50 @@ class SafetyRLHFVectorEnv(VectorEnv):
         answered = self._index
         pair = answered * len(Strategy) + actions  # row of (prompt, action) in flat tables
         next_step = self.autoreset_mode is AutoresetMode.NEXT_STEP
-        resetting = self._needs_reset
+        resetting = self._needs_reset  # (next_step only) reset now, ignoring the action
         any_reset = next_step and bool(resetting.any())
-        stepping = ~resetting if any_reset else self._all
+        stepping = ~resetting
 
         rewards = self._reward.take(pair)
-        self._steps += 1
         if any_reset:
             rewards[resetting] = 0.0
-            self._steps[resetting] = 0
-        truncations = np.zeros(self.num_envs, dtype=bool)
-        if self.max_episode_steps is not None:
-            truncations = self._steps >= self.max_episode_steps
-            truncations &= stepping
-        terminations = np.zeros(self.num_envs, dtype=bool)
+        terminations = stepping.copy()  # every answered prompt ends its episode
+        truncations = np.zeros_like(stepping)
 
-        if next_step or not truncations.any():
+        if next_step:
             info = self._step_info(answered, actions, pair, stepping)
-            self._index = self._stream.next()  # next prompt (the first one, if resetting)
-            obs = self._observations.take(self._index, axis=0)
-            if next_step:
-                self._needs_reset = truncations
+            self._index = answered.copy()  # a stepped sub-env shows its answered prompt
             if any_reset:
+                self._index[resetting] = self._draw(resetting)
                 for key in _RESET_KEYS:
                     info[key][resetting] = self._prompt_info[key][self._index[resetting]]
+            self._needs_reset = stepping
+            obs = self._observations.take(self._index, axis=0)
             return obs, rewards, terminations, truncations, info
 
-        # same_step, with episodes ending: return the next episodes' first prompts
-        done = truncations
-        info = self._step_info(answered, actions, pair, ~done)
+        # same_step: the answered prompts go into final_obs / final_info, obs holds the next
+        done = stepping
         final_info = self._step_info(answered, actions, pair, done, done)
-        info["final_info"], info["_final_info"] = final_info, done
-        self._index = self._stream.next()  # after the last step, as in the single env
         final_obs = np.full(self.num_envs, None, dtype=object)
-        for row in np.flatnonzero(done).tolist():
-            final_obs[row] = self.tables.observations[self._index[row]].copy()
-        info["final_obs"], info["_final_obs"] = final_obs, done
-        self._index[done] = self._stream.next(done)  # the reset
-        self._steps[done] = 0
-        for key in _RESET_KEYS:
-            info[key][done] = self._prompt_info[key][self._index[done]]
+        rows = np.flatnonzero(done)
+        terminal = self._observations.take(answered[rows], axis=0)
+        for row, values in zip(rows.tolist(), terminal, strict=True):
+            final_obs[row] = values
+        self._index = answered.copy()
+        self._index[done] = self._draw(done)  # the reset
+        # the reset's info (the new prompt), and the step's info where no episode ended
+        info = self._step_info(self._index, actions, pair, ~done)
+        if not done.all():
+            for key in _RESET_KEYS:
+                info[key][done] = self._prompt_info[key][self._index[done]]
+        info["final_info"], info["_final_info"] = final_info, done.copy()
+        info["final_obs"], info["_final_obs"] = final_obs, done.copy()
         obs = self._observations.take(self._index, axis=0)
         return obs, rewards, terminations, truncations, info
+
+    def _draw(self, mask: np.ndarray) -> np.ndarray:
+        """The next prompt of the sub-environments where ``mask``."""
+        return self._stream.next() if mask.all() else self._stream.next(mask)
 
     def _step_info(
         self,
@@ -310,31 +332,45 @@ class SafetyRLHFVectorEnv(VectorEnv):
         prompt_mask: np.ndarray | None = None,
     ) -> dict[str, Any]:
         """The info arrays of answering prompts ``i`` with actions ``a`` (flat index
-        ``pair = 6 * i + a`` into the (prompt, action) tables): present where
-        ``mask``, and the prompt keys where ``prompt_mask`` (default: every sub-env, since
-        a resetting sub-env's info holds its new prompt)."""
-        if mask is not self._all and not mask.any():
+        ``pair = 6 * i + a`` into the (prompt, action) tables): present where ``mask``
+        (elsewhere the fill value of SyncVectorEnv: None, 0.0 or False), and the prompt
+        keys where ``prompt_mask`` (default: every sub-env, since a resetting sub-env's info
+        holds its new prompt). Every array is new."""
+        n = self.num_envs
+        if not mask.any():
             # no sub-env answered (all reset): only the prompt keys, as from N resets
             info = {key: self._prompt_info[key].take(i) for key in _RESET_KEYS}
-            info.update({f"_{key}": self._all for key in _RESET_KEYS})
+            info.update({f"_{key}": np.ones(n, dtype=bool) for key in _RESET_KEYS})
             return info
+        absent = None if mask.all() else ~mask
         info: dict[str, Any] = {}
         texts = self._texts.take(pair, axis=0)
-        for col, key in enumerate(_TEXT_KEYS):
-            info[key], info[f"_{key}"] = texts[:, col], mask
-        info["strategy"], info["_strategy"] = _SLUGS.take(a), mask
-        info["refused"], info["_refused"] = _IS_REFUSAL.take(a), mask
+        strategy = _SLUGS.take(a)
         numbers = self._numbers.take(pair, axis=0)
+        first = int(np.argmax(mask))  # SyncVectorEnv types a key by its first value
+        if self._unlabelled[i[first]]:
+            success = self._success_or_none.take(pair)
+        else:
+            success = self._success.take(pair)
+        if absent is not None:
+            texts[absent] = None
+            strategy[absent] = None
+            numbers[absent] = 0.0
+            success[absent] = None if success.dtype == object else False
+        for col, key in enumerate(_TEXT_KEYS):
+            info[key] = texts[:, col]
+        info["strategy"] = strategy
+        info["refused"] = _IS_REFUSAL.take(a) & mask
         for col, key in enumerate(self._number_keys):
-            info[key], info[f"_{key}"] = numbers[:, col], mask
+            info[key] = numbers[:, col]
+        info["is_success"] = success
+        for key in list(info):
+            info[f"_{key}"] = mask.copy()
         if self._component_names:
             parts: dict[str, Any] = {}
             for col, key in enumerate(self._component_names, start=len(self._number_keys)):
-                parts[key], parts[f"_{key}"] = numbers[:, col], mask
-            info["reward_components"], info["_reward_components"] = parts, mask
+                parts[key], parts[f"_{key}"] = numbers[:, col], mask.copy()
+            info["reward_components"], info["_reward_components"] = parts, mask.copy()
         for key in _RESET_KEYS:  # in a resetting sub-env's info too (its new prompt)
-            info[f"_{key}"] = self._all
-        if prompt_mask is not None:
-            for key in _RESET_KEYS:
-                info[f"_{key}"] = prompt_mask
+            info[f"_{key}"] = np.ones(n, dtype=bool) if prompt_mask is None else prompt_mask.copy()
         return info

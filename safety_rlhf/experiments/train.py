@@ -25,6 +25,7 @@ import yaml
 from gymnasium.envs.registration import EnvSpec
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
@@ -329,6 +330,9 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
             reset_num_timesteps=checkpoint is None,
             progress_bar=cfg.progress_bar,
             callback=CallbackList(callbacks),
+            # off-policy algorithms dump logs every log_interval *episodes* (SB3's default:
+            # 4); an episode is one prompt, so 64 keeps a dump every 64 prompts
+            **({"log_interval": 64} if isinstance(model, OffPolicyAlgorithm) else {}),
         )
     finally:
         torch.set_num_threads(threads)
