@@ -169,7 +169,8 @@ def load_replay_buffer(buffer: Any, path: str | os.PathLike[str]) -> None:
     """Fill an SB3 replay buffer from a file of :func:`save_replay_buffer`.
 
     Every array is checked against ``buffer`` (names, dtypes, shapes, ``pos``, indices)
-    before the buffer is touched; rows the file does not hold are zeroed, as in a new buffer.
+    before the buffer is touched; the buffer gets new arrays, whose rows the file does not
+    hold are zeros, as in a new buffer.
 
     :raises ValueError: one line naming ``path``, when the file is unreadable, corrupt or
         does not fit ``buffer`` (e.g. another ``buffer_size``, ``n_envs`` or observation).
@@ -214,13 +215,18 @@ def load_replay_buffer(buffer: Any, path: str | os.PathLike[str]) -> None:
         detail = " ".join(str(exc).split()) or type(exc).__name__
         raise ValueError(f"{path}: not a replay buffer of this model: {detail}") from None
     for name, value in loaded.items():
-        target = targets[name]
+        # a new array: np.zeros leaves the rows past n unallocated until they are written
+        array = np.zeros(targets[name].shape, dtype=targets[name].dtype)
         if isinstance(value, tuple):
             rows, index = value
-            np.take(rows, index, axis=0, out=target[:n])
+            np.take(rows, index, axis=0, out=array[:n])
         else:
-            target[:n] = value
-        target[n:] = 0
+            array[:n] = value
+        attr, _, key = name.partition(".")
+        if key:
+            getattr(buffer, attr)[key] = array
+        else:
+            setattr(buffer, attr, array)
     buffer.pos, buffer.full = buffer_pos, buffer_full
 
 
