@@ -186,9 +186,11 @@ def load_replay_buffer(buffer: Any, path: str | os.PathLike[str]) -> None:
             pos = _read_array(npz, "_pos")
             full = _read_array(npz, "_full")
             if pos.shape != () or pos.dtype.kind not in "iu" or not 0 <= int(pos) < size:
-                raise _BadBuffer(f"_pos must be a whole number in [0, {size}), got {pos!r}")
+                raise _BadBuffer(
+                    f"_pos must be a whole number in [0, {size}), got {pos.tolist()!r}"
+                )
             if full.shape != () or full.dtype != np.bool_:
-                raise _BadBuffer(f"_full must be a boolean, got {full!r}")
+                raise _BadBuffer(f"_full must be a boolean, got {full.tolist()!r}")
             buffer_pos, buffer_full = int(pos), bool(full)
             n = _filled_rows(buffer, buffer_pos, buffer_full)
             names = {"_pos", "_full"}
@@ -196,7 +198,8 @@ def load_replay_buffer(buffer: Any, path: str | os.PathLike[str]) -> None:
                 shape = (n, *target.shape[1:])
                 if f"{name}.rows" in npz.files:
                     rows = _read_array(npz, f"{name}.rows")
-                    rows = _check(f"{name}.rows", rows, target.dtype, (len(rows), *shape[2:]))
+                    rows_shape = (*rows.shape[:1], *shape[2:])  # any number of rows
+                    rows = _check(f"{name}.rows", rows, target.dtype, rows_shape)
                     index = _read_array(npz, f"{name}.index")
                     index = _check(f"{name}.index", index, np.dtype(np.uint32), (n, n_envs))
                     if index.size and int(index.max()) >= len(rows):
