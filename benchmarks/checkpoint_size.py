@@ -11,8 +11,8 @@ folder. ``buffer arrays`` is the size of the replay buffer's arrays in memory (w
 checkpoint that stores them whole and uncompressed writes). ``load s`` times
 ``load_replay_buffer`` of that file into the model's own buffer.
 
-Run (5 minutes with the defaults on the 2-core machine at load average 12, most of it
-the training)::
+Run (2-5 minutes with the defaults on the shared 2-core machine at load average 7-12, most
+of it the training)::
 
     python benchmarks/checkpoint_size.py
     python benchmarks/checkpoint_size.py --algo qrdqn
