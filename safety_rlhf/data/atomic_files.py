@@ -5,27 +5,32 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "write_json", "write_yaml"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_writer", "write_json", "write_yaml"]
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+@contextmanager
+def atomic_writer(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
+    """A binary file to stream ``path``'s new content into; renamed into place on success.
 
-    ``os.replace`` is atomic on POSIX and Windows, so an interrupted write leaves the old
-    file intact. The new file gets the usual permissions (0644 less the umask), not
-    ``mkstemp``'s private 0600.
+    The file is a temporary one in the same folder, closed and renamed over ``path`` when
+    the ``with`` block ends without an exception (``os.replace`` is atomic on POSIX and
+    Windows); an exception or a kill of the process leaves the old file intact (an
+    exception also deletes the temporary file). The new file gets the usual permissions
+    (0644 less the umask), not ``mkstemp``'s private 0600.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
@@ -33,7 +38,14 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename
+    (:func:`atomic_writer`): an interrupted write leaves the old file intact."""
+    with atomic_writer(path) as f:
+        f.write(data)
+    return Path(path)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:

@@ -34,8 +34,8 @@ from safety_rlhf.agents.algorithms import RUN_KEYS, get_algorithm, load_hyperpar
 from safety_rlhf.agents.callbacks import SafetyMetricsCallback
 from safety_rlhf.agents.checkpoints import (
     RunCheckpointCallback,
+    load_replay_buffer,
     read_checkpoint,
-    restore_buffer,
     restore_rng,
 )
 from safety_rlhf.agents.kl_penalty import KLPenaltyCallback, check_kl_coef
@@ -118,8 +118,8 @@ class TrainConfig:
     """Initial Lagrange multiplier (with ``cost_limit``)."""
     checkpoint_freq: int = 10_000
     """Write a checkpoint (model, optimizer, replay buffer, RNG states, step count) into
-    ``<run>/checkpoint/`` every this many steps; 0: none. See
-    :mod:`safety_rlhf.agents.checkpoints`."""
+    ``<run>/checkpoint/`` at the first rollout boundary after every this many steps; 0:
+    none. See :mod:`safety_rlhf.agents.checkpoints`."""
     resume: str | None = None
     """A run folder to continue from its last checkpoint, with that run's own settings."""
 
@@ -253,7 +253,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
     if checkpoint is not None:
         model = load_model(cls, checkpoint["model"], device=cfg.device, env=vec_env)
         if checkpoint.get("buffer"):
-            restore_buffer(model, checkpoint["buffer"])
+            load_replay_buffer(model.replay_buffer, checkpoint["buffer"])
         restore_rng(checkpoint)
         if multiplier is not None and "lagrange_multiplier" in checkpoint:
             multiplier.value = float(checkpoint["lagrange_multiplier"])
