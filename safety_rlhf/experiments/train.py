@@ -12,10 +12,13 @@ from __future__ import annotations
 import copy
 import importlib
 import inspect
+import json
+import math
 import os
 import shlex
 import sys
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -93,7 +96,11 @@ class TrainConfig:
     same steps as ``"dummy"``, so the same agent, about 14% faster with the PPO defaults)
     or ``"auto"``: native when the env id has a vector entry point, else dummy."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
-    """Extra keyword arguments for ``gym.make`` (e.g. ``obs_dim``)."""
+    """Extra keyword arguments for ``gym.make`` (e.g. ``encoder``, ``obs_dim``)."""
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+    """Settings that override the hyperparameter YAML's entry (rl-zoo3's
+    ``--hyperparams``): constructor arguments of the algorithm or the run keys
+    ``n_envs``, ``n_timesteps``, ``policy``."""
     cost_limit: float | None = None
     """Constrain the mean episode cost (the fraction of decisions that help with a harmful
     prompt) to this limit with a Lagrange multiplier (``safety_rlhf.agents.lagrangian``);
@@ -174,18 +181,29 @@ def make_train_vec_env(
 
 
 def resolve(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Resolve the YAML defaults and the overrides into (run settings, algorithm kwargs)."""
+    """Resolve the YAML defaults and the overrides into (run settings, algorithm kwargs).
+
+    The YAML entry (``cfg.config`` or the shipped one) is overridden by ``cfg.hyperparams``,
+    then by ``cfg.timesteps`` and ``cfg.n_envs``. A config made by :func:`resume_config`
+    carries the run's saved, resolved settings in ``hyperparams``; no YAML is read then.
+    """
     for name in ("timesteps", "n_envs"):
         value = getattr(cfg, name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < 1):  # fmt: skip
             raise ValueError(f"{name} must be a positive whole number, got {value!r}")
     try:
-        _spec(cfg.env)
+        spec = _spec(cfg.env)
     except (gym.error.Error, ImportError) as exc:
         raise ValueError(f"unknown env id {cfg.env!r}: {exc}") from exc
-    hyper = load_hyperparams(cfg.algo, cfg.env, cfg.config)
+    _check_env_kwargs(spec, cfg.env_kwargs)
     cls = get_algorithm(cfg.algo)
+    hyper = {} if cfg.resume is not None else load_hyperparams(cfg.algo, cfg.env, cfg.config)
+    allowed = set(inspect.signature(cls.__init__).parameters) - {"self", "env"}
+    unknown = sorted(set(cfg.hyperparams) - allowed - RUN_KEYS)
+    if unknown:
+        raise ValueError(f"hyperparams: unknown key(s) {unknown} for {cls.__name__}")
+    hyper.update(copy.deepcopy(cfg.hyperparams))
     run = {
         "n_envs": int(cfg.n_envs if cfg.n_envs is not None else hyper.get("n_envs", 1)),
         "n_timesteps": int(
@@ -197,7 +215,7 @@ def resolve(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     if hyper.get("normalize"):
         raise ValueError(f"{cfg.algo}: 'normalize' is not supported by safety-rlhf train")
     algo_kwargs = {k: v for k, v in hyper.items() if k not in RUN_KEYS}
-    if cfg.kl_coef:
+    if cfg.kl_coef and cfg.resume is None:
         # ent_coef = kl_coef completes E[r + b log pi_ref] + b H(pi) = E[r] - b KL(pi||pi_ref).
         if "ent_coef" in inspect.signature(cls.__init__).parameters:
             algo_kwargs["ent_coef"] = cfg.kl_coef
@@ -210,15 +228,87 @@ def resolve(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     return run, algo_kwargs
 
 
+def _check_env_kwargs(spec: EnvSpec, env_kwargs: dict[str, Any]) -> None:
+    """Refuse keyword arguments the env's constructor does not take (one line, not a
+    ``TypeError`` from deep inside ``gym.make``)."""
+    if not env_kwargs or not isinstance(spec.entry_point, str):
+        return
+    creator = gym.envs.registration.load_env_creator(spec.entry_point)
+    params = inspect.signature(creator).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    unknown = sorted(set(env_kwargs) - set(params) - {"self"})
+    if unknown:
+        raise ValueError(
+            f"env_kwargs: unknown key(s) {unknown} for {spec.id}; it takes "
+            f"{', '.join(p for p in params if p != 'self')}"
+        )
+
+
 def resume_config(run_dir: str | os.PathLike[str]) -> TrainConfig:
-    """The :class:`TrainConfig` of a run folder (its ``config.yaml``), set to resume it."""
+    """The :class:`TrainConfig` of a run folder, from its own ``config.yaml``, set to resume.
+
+    The saved, resolved settings (``run`` and ``algo_kwargs``) are carried in
+    ``hyperparams``, so :func:`resolve` reproduces them whatever the hyperparameter YAMLs
+    say today.
+
+    :raises FileNotFoundError: when the run folder has no ``config.yaml``.
+    :raises ValueError: naming ``config.yaml`` when it is malformed, or when it does not
+        match the checkpoint's model (another algorithm, other settings, other ``n_envs``).
+    """
     path = Path(run_dir) / "config.yaml"
     if not path.is_file():
-        raise FileNotFoundError(f"{run_dir}: not a run folder of safety-rlhf train (no {path})")
-    config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    names = {f.name for f in fields(TrainConfig)}
-    saved = {k: v for k, v in (config.get("run") or {}).items() if k in names}
-    return replace(TrainConfig(**saved), resume=str(run_dir), log_dir=str(Path(run_dir).parent))
+        raise FileNotFoundError(f"{path}: missing; cannot resume without the run's settings")
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from exc
+    saved = config.get("run") if isinstance(config, dict) else None
+    algo_kwargs = config.get("algo_kwargs") if isinstance(config, dict) else None
+    if not isinstance(saved, dict) or not isinstance(algo_kwargs, dict):
+        raise ValueError(f"{path}: expected the mappings 'run' and 'algo_kwargs' of a train run")
+    types = {f.name: f for f in fields(TrainConfig)}
+    missing = sorted({"algo", "env", "seed", "n_envs", "n_timesteps", "policy"} - set(saved))
+    if missing:
+        raise ValueError(f"{path}: run: missing key(s) {missing}")
+    try:
+        get_algorithm(str(saved["algo"]))
+    except ValueError as exc:
+        raise ValueError(f"{path}: run: {exc}") from exc
+    kept = {k: v for k, v in saved.items() if k in types and k not in ("resume", "hyperparams")}
+    kept.update(timesteps=saved["n_timesteps"], n_envs=saved["n_envs"])
+    hyper = {**algo_kwargs, "policy": saved["policy"]}
+    try:
+        cfg = TrainConfig(**kept)
+    except TypeError as exc:
+        raise ValueError(f"{path}: run: {exc}") from exc
+    cfg = replace(cfg, hyperparams=hyper, resume=str(run_dir), log_dir=str(Path(run_dir).parent))
+    _check_matches_checkpoint(path, cfg, algo_kwargs)
+    return cfg
+
+
+def _check_matches_checkpoint(path: Path, cfg: TrainConfig, algo_kwargs: dict[str, Any]) -> None:
+    """Compare the saved settings with the checkpoint model's own record of them (the
+    ``data`` JSON of SB3's zip, read without unpickling anything)."""
+    checkpoint = read_checkpoint(cfg.resume or ".")
+    try:
+        with zipfile.ZipFile(checkpoint["model"]) as archive:
+            data = json.loads(archive.read("data"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{checkpoint['model']}: unreadable checkpoint model: {exc}") from exc
+    expected = {**algo_kwargs, "n_envs": cfg.n_envs}
+    wrong = []
+    for key, value in expected.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue  # schedules, policy_kwargs: not comparable as JSON scalars
+        found = data.get(key)
+        if not isinstance(found, int | float) or not math.isclose(found, value, rel_tol=1e-9):
+            wrong.append(f"{key}={value!r} (checkpoint: {found!r})")
+    if wrong:
+        raise ValueError(
+            f"{path}: does not match the checkpoint {checkpoint['model'].name} "
+            f"({cfg.algo}): {', '.join(wrong)}"
+        )
 
 
 def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
