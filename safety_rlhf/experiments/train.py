@@ -272,9 +272,15 @@ def resume_config(run_dir: str | os.PathLike[str]) -> TrainConfig:
     if missing:
         raise ValueError(f"{path}: run: missing key(s) {missing}")
     try:
-        get_algorithm(str(saved["algo"]))
+        cls = get_algorithm(str(saved["algo"]))
     except ValueError as exc:
         raise ValueError(f"{path}: run: {exc}") from exc
+    foreign = sorted(set(algo_kwargs) - set(inspect.signature(cls.__init__).parameters))
+    if foreign:
+        raise ValueError(
+            f"{path}: does not match the checkpoint: algo_kwargs {foreign} are not "
+            f"{cls.__name__} arguments"
+        )
     kept = {k: v for k, v in saved.items() if k in types and k not in ("resume", "hyperparams")}
     kept.update(timesteps=saved["n_timesteps"], n_envs=saved["n_envs"])
     hyper = {**algo_kwargs, "policy": saved["policy"]}
