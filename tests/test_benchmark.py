@@ -293,6 +293,22 @@ def test_a_changed_cell_reruns_and_an_unchanged_one_is_reused(
     assert len(fake.calls) == 4
 
 
+def test_a_changed_shipped_yaml_value_reruns_the_cell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeTrain()
+    monkeypatch.setattr(train_module, "train", fake)
+    shipped = train_module.load_hyperparams("ppo", "SafetyRLHF-v0")
+    cfg = _config(tmp_path, algos=["ppo"], seeds=1)
+    bm.run_benchmark(cfg, argv=[], log=lambda _: None)
+    bm.run_benchmark(cfg, argv=[], log=lambda _: None)
+    assert fake.calls == ["ppo__kl0__seed0"]  # unchanged: reused
+    edited = {**shipped, "n_epochs": shipped["n_epochs"] + 1}  # a release edits ppo.yml
+    monkeypatch.setattr(train_module, "load_hyperparams", lambda *args: dict(edited))
+    bm.run_benchmark(cfg, argv=[], log=lambda _: None)
+    assert fake.calls == ["ppo__kl0__seed0"] * 2
+
+
 def test_other_code_reruns_the_cell_and_tables_name_the_commit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -36,7 +36,7 @@ def interrupted_run(tmp_path: Path) -> tuple[Path, Path]:
     yml = _write_yaml(tmp_path / "ppo.yml")
     runs = tmp_path / "runs"
     argv = ["train", "--config", str(yml), "--reward-model", "rule", "--checkpoint-freq", "32",
-            "--eval-freq", "100000", "--log-dir", str(runs), "--no-progress-bar"]  # fmt: skip
+            "--log-dir", str(runs), "--no-progress-bar"]  # fmt: skip
     assert main(argv) == 0
     (run_dir,) = runs.iterdir()
     assert read_checkpoint(run_dir)["num_timesteps"] == 128

@@ -17,7 +17,7 @@ from safety_rlhf.data.prompts import PromptSet
 from safety_rlhf.envs.gold import cost_table, gold_table, success_table
 from safety_rlhf.envs.reference_policy import reference_log_probs
 from safety_rlhf.envs.responses import Strategy, render_responses
-from safety_rlhf.envs.table_cache import load_or_compute, text_digest
+from safety_rlhf.envs.table_cache import class_identity, load_or_compute, text_digest
 from safety_rlhf.reward.base import RewardModel
 from safety_rlhf.reward.encoders import TextEncoder
 
@@ -89,11 +89,12 @@ def build_prompt_tables(
         )
 
     rm_key, enc_key = reward_model.cache_identity, encoder.cache_identity
-    if rm_key is None or enc_key is None:
+    rm_class, enc_class = class_identity(reward_model), class_identity(encoder)
+    if rm_key is None or enc_key is None or rm_class is None or enc_class is None:
         arrays = compute()
     else:
         gold = prompt_set.columns() if reward_model.reads_gold_columns else {}
-        key = [enc_key, rm_key, text_digest(prompts), text_digest(responses)]
+        key = [enc_class, enc_key, rm_class, rm_key, text_digest(prompts), text_digest(responses)]
         key += [f"{k}={text_digest(v)}" for k, v in sorted(gold.items())]
         arrays = load_or_compute(key, compute, valid)
     return PromptTables(

@@ -197,8 +197,10 @@ class MiniLMEncoder(TextEncoder):
         return np.stack([self._memo[t] for t in texts])
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        """Embed ``texts``, through the on-disk cache (one ``.npy`` file per list of texts)."""
-        digest = hashlib.sha256(f"{self.name}:{self.dim}".encode())
+        """Embed ``texts``, through the on-disk cache (one ``.npy`` file per list of texts),
+        keyed by the texts and :attr:`cache_identity` (settings and the model package's
+        version: other weights are other embeddings)."""
+        digest = hashlib.sha256(str(self.cache_identity).encode())
         for text in texts:
             digest.update(text.encode())
             digest.update(b"\x00")
