@@ -20,6 +20,7 @@ from safety_rlhf.experiments import train as train_module
 from safety_rlhf.experiments.benchmark import grid as bm_grid
 from safety_rlhf.experiments.benchmark import runner as bm_runner
 from safety_rlhf.experiments.benchmark.plots import group_band
+from safety_rlhf.experiments.cli import main
 from safety_rlhf.metrics import METRIC_NAMES
 
 REPS = 200  # bootstrap resamples in the fast tests
@@ -441,3 +442,36 @@ def test_real_benchmark_end_to_end(tmp_path: Path) -> None:
         # PPO (8 envs x 64 steps) dumps its logs once per 512-step rollout: one point here
         assert len(steps) >= 1 and steps[-1] >= 512
         assert values[-1] == pytest.approx(record["metrics"]["test"]["gold_success"])
+
+
+def test_cli_config_change_reruns_and_bad_input_is_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    fake = FakeTrain()
+    monkeypatch.setattr(train_module, "train", fake)
+    yml = _ppo_yaml(tmp_path / "ppo.yml", 0.003)
+    argv = ["benchmark", "--algos", "ppo", "--seeds", "1", "--timesteps", "64", "--jobs", "1",
+            "--reward-model", "rule", "--reps", "20", "--out", str(tmp_path / "out"),
+            "--config", f"ppo:{yml}"]  # fmt: skip
+    assert main(argv) == 0
+    assert main(argv) == 0
+    assert fake.calls == ["ppo__kl0__seed0"]
+    _ppo_yaml(yml, 0.001)
+    assert main(argv) == 0
+    assert fake.calls == ["ppo__kl0__seed0"] * 2
+    capsys.readouterr()
+
+    bad = [
+        (["--config", f"a2c:{yml}"], "configs: YAML files given for algorithm(s) ['a2c']"),
+        (["--hyperparams", "learning_rat:1"], "hyperparams: unknown key(s) ['learning_rat']"),
+        (["--hyperparams", "n_steps"], "--hyperparams: expected KEY:VALUE"),
+        (["--env-kwargs", "obs_dims:3"], "env_kwargs: unknown key(s) ['obs_dims']"),
+        (["--cost-models", "gold"], "cost models vary only constrained cells"),
+    ]
+    for flags, message in bad:
+        out = tmp_path / "bad"
+        assert main([*argv[:-4], "--out", str(out), *flags]) == 2, flags
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith("safety-rlhf benchmark: error: ") and message in line, line
+        assert not out.exists()
+    assert len(fake.calls) == 2
