@@ -284,14 +284,27 @@ def test_a_changed_cell_reruns_and_an_unchanged_one_is_reused(
     (record,) = result.cells
     assert record["key"]["algo_kwargs"]["learning_rate"] == 0.001 and record["run"] == "run1"
 
-    cfg.hyperparams = {"learning_rate": 0.002}  # --hyperparams overrides the YAML
     bm.run_benchmark(cfg, argv=[], log=log.append)
-    assert len(fake.calls) == 3
-    cfg.env_kwargs = {"obs_dim": 64}
-    bm.run_benchmark(cfg, argv=[], log=log.append)
-    assert len(fake.calls) == 4
-    bm.run_benchmark(cfg, argv=[], log=log.append)
-    assert len(fake.calls) == 4
+    assert len(fake.calls) == 2  # and now reused
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"timesteps": 128}, {"hyperparams": {"learning_rate": 0.002}}, {"env_kwargs": {"obs_dim": 64}},
+     {"reward_model": "gold"}, {"eval_freq": 7}],
+)  # fmt: skip
+def test_finished_cells_of_other_command_settings_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: dict[str, Any]
+) -> None:
+    fake = FakeTrain()
+    monkeypatch.setattr(train_module, "train", fake)
+    bm.run_benchmark(_config(tmp_path, algos=["ppo"], seeds=1), argv=[], log=lambda _: None)
+    name = next(iter(change))
+    with pytest.raises(
+        ValueError, match=rf"ppo__kl0__seed0 were made with other settings \(.*{name}"
+    ):
+        bm.run_benchmark(_config(tmp_path, algos=["ppo"], seeds=1, **change), argv=[])
+    assert fake.calls == ["ppo__kl0__seed0"]
 
 
 def test_a_changed_shipped_yaml_value_reruns_the_cell(

@@ -10,9 +10,11 @@ field but the output folder and the progress bar, the resolved hyperparameters a
 settings as :func:`~safety_rlhf.experiments.train.resolve` gives them, the package
 version, the digest of the package's source and data files, and the versions of the
 libraries a run depends on). A re-run reuses a finished cell only when its key is
-unchanged; a cell whose key changed (another YAML value, another commit's code, ...) runs
-again. A failing cell is reported (its traceback goes to ``error.txt`` in its folder) and
-the others go on.
+unchanged; a cell whose key changed in what the command does not say (another YAML
+value, another commit's code, another library version) runs again, while a finished cell
+made with other settings of the command (``--timesteps``, ``--hyperparams``, ...) belongs
+to another benchmark and is refused (use another ``--out``). A failing cell is reported
+(its traceback goes to ``error.txt`` in its folder) and the others go on.
 """
 
 from __future__ import annotations

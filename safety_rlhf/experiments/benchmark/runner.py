@@ -140,8 +140,11 @@ def run_benchmark(
     :param argv: the command line (without the program name) recorded in ``results.md``
         and in every run's ``command.txt``; ``None``: ``sys.argv[1:]``.
     :param log: where the progress lines go.
-    :raises ValueError: for an unknown algorithm or a bad setting (checked, with every
-        cell's hyperparameters resolved, before anything runs).
+    :raises ValueError: for an unknown algorithm, a bad setting, or a finished cell in
+        ``OUT`` made with other settings of the command (another benchmark's cell), all
+        checked, with every cell's hyperparameters resolved, before anything runs. A
+        finished cell of the same settings whose result would differ now (other YAML
+        values, other code or library versions) is run again.
     """
     start = time.perf_counter()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -153,20 +156,37 @@ def run_benchmark(
 
     done: dict[str, dict[str, Any]] = {}
     pending: list[tuple[Cell, dict[str, Any]]] = []
+    reruns: list[str] = []
+    foreign: dict[str, list[str]] = {}
     for cell in cells:
         key = cell_key(cell.train, code)
         record = _load_done(Path(cell.train.log_dir))
         if record is not None and record.get("key") == key:
             done[cell.name] = record
-            log(f"skip {cell.name}: already done ({_summary_line(record)})")
             continue
         if record is not None:
-            changed = differences(record.get("key"), key)
+            old = record.get("key")
+            if not isinstance(old, dict) or old.get("train") != key["train"]:
+                # another benchmark's cell (other command settings): not ours to replace
+                foreign[cell.name] = differences(old, key) if isinstance(old, dict) else []
+                continue
+            changed = differences(old, key)
             shown = ", ".join(changed[:4]) + (
                 f" and {len(changed) - 4} more" if changed[4:] else ""
             )
-            log(f"rerun {cell.name}: finished with other settings ({shown})")
+            reruns.append(f"rerun {cell.name}: its result would differ now ({shown})")
         pending.append((cell, {**extra, "key": key}))
+    if foreign:
+        diffs = sorted({d for found in foreign.values() for d in found if d.startswith("train.")})
+        what = f" ({', '.join(d.removeprefix('train.') for d in diffs)})" if diffs else ""
+        raise ValueError(
+            f"{out}: finished cell(s) {', '.join(foreign)} were made with other settings{what}; "
+            "use another --out or delete them"
+        )
+    for name, record in done.items():
+        log(f"skip {name}: already done ({_summary_line(record)})")
+    for line in reruns:
+        log(line)
 
     failures: dict[str, str] = {}
     total, count = len(pending), 0
