@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import io
 import json
 import statistics
@@ -12,9 +13,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
 from safety_rlhf.experiments import benchmark as bm
 from safety_rlhf.experiments import train as train_module
+from safety_rlhf.experiments.benchmark import grid as bm_grid
+from safety_rlhf.experiments.benchmark import runner as bm_runner
+from safety_rlhf.experiments.benchmark.plots import group_band
+from safety_rlhf.experiments.cli import main
 from safety_rlhf.task.metrics import METRIC_NAMES
 
 REPS = 200  # bootstrap resamples in the fast tests
@@ -164,7 +170,7 @@ def test_read_curves_from_tensorboard_events(tmp_path: Path) -> None:
     assert steps.tolist() == [100, 200, 300]
     assert values == pytest.approx([0.1, 0.2, 0.3])
     assert "safety/test/proxy_reward" not in curves[0]
-    steps, mean, low, high = bm._group_band([c["safety/test/gold_success"] for c in curves])
+    steps, mean, low, high = group_band([c["safety/test/gold_success"] for c in curves])
     assert mean == pytest.approx([0.2, 0.3, 0.4]) and high - low == pytest.approx([0.2] * 3)
 
 
@@ -179,11 +185,12 @@ class FakeTrain:
         self.fail = fail or set()
 
     def __call__(self, cfg: train_module.TrainConfig, argv: list[str] | None = None) -> Any:
-        name = bm.cell_name(cfg.algo, cfg.kl_coef, cfg.seed)
+        cost_model = getattr(cfg, "cost_model", None)
+        name = bm.cell_name(cfg.algo, cfg.kl_coef, cfg.seed, cfg.cost_limit, cost_model)
         self.calls.append(name)
         if name in self.fail:
             raise RuntimeError(f"synthetic failure of {name}")
-        run_dir = Path(cfg.log_dir) / "run"
+        run_dir = Path(cfg.log_dir) / f"run{len(list(Path(cfg.log_dir).glob('run*'))) or ''}"
         run_dir.mkdir(parents=True)
         gold = 0.1 * (cfg.seed + 1) + (0.3 if cfg.algo == "ppo" else 0.0)
         metrics = _record(cfg.algo, cfg.seed, gold, cfg.kl_coef)["metrics"]
@@ -242,11 +249,140 @@ def test_failing_cell_is_reported_and_others_continue(tmp_path: Path, monkeypatc
     assert not (cell / "error.txt").exists()
 
 
-def test_finished_cells_with_other_settings_are_refused(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(train_module, "train", FakeTrain())
+def _ppo_yaml(path: Path, learning_rate: float) -> Path:
+    """A copy of the shipped PPO entry with another learning rate."""
+    from safety_rlhf.agents.algorithms import load_hyperparams
+
+    entry = {**load_hyperparams("ppo", "SafetyRLHF-v0"), "learning_rate": learning_rate}
+    path.write_text(yaml.safe_dump({"SafetyRLHF-v0": entry}))
+    return path
+
+
+def test_a_changed_cell_reruns_and_an_unchanged_one_is_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeTrain()
+    monkeypatch.setattr(train_module, "train", fake)
+    yml = _ppo_yaml(tmp_path / "ppo.yml", 0.003)
+    cfg = _config(tmp_path / "out", algos=["ppo"], seeds=1, configs={"ppo": str(yml)})
+    log: list[str] = []
+    bm.run_benchmark(cfg, argv=[], log=log.append)
+    assert fake.calls == ["ppo__kl0__seed0"]
+    done = json.loads((tmp_path / "out" / "runs" / "ppo__kl0__seed0" / "done.json").read_text())
+    assert done["key"]["algo_kwargs"]["learning_rate"] == 0.003
+    assert done["key"]["run"]["n_envs"] == 8 and done["key"]["train"]["timesteps"] == 64
+
+    bm.run_benchmark(cfg, argv=[], log=log.append)  # nothing changed: reused
+    assert fake.calls == ["ppo__kl0__seed0"] and "skip ppo__kl0__seed0" in log[-1]
+
+    _ppo_yaml(yml, 0.001)  # the same file, another value
+    log.clear()
+    result = bm.run_benchmark(cfg, argv=[], log=log.append)
+    assert fake.calls == ["ppo__kl0__seed0"] * 2
+    assert any("rerun ppo__kl0__seed0" in line and "algo_kwargs.learning_rate" in line
+               for line in log)  # fmt: skip
+    (record,) = result.cells
+    assert record["key"]["algo_kwargs"]["learning_rate"] == 0.001 and record["run"] == "run1"
+
+    bm.run_benchmark(cfg, argv=[], log=log.append)
+    assert len(fake.calls) == 2  # and now reused
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"timesteps": 128}, {"hyperparams": {"learning_rate": 0.002}}, {"env_kwargs": {"obs_dim": 64}},
+     {"reward_model": "gold"}, {"eval_freq": 7}],
+)  # fmt: skip
+def test_finished_cells_of_other_command_settings_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: dict[str, Any]
+) -> None:
+    fake = FakeTrain()
+    monkeypatch.setattr(train_module, "train", fake)
     bm.run_benchmark(_config(tmp_path, algos=["ppo"], seeds=1), argv=[], log=lambda _: None)
-    with pytest.raises(ValueError, match="other settings"):
-        bm.run_benchmark(_config(tmp_path, algos=["ppo"], seeds=1, timesteps=128), argv=[])
+    name = next(iter(change))
+    with pytest.raises(
+        ValueError, match=rf"ppo__kl0__seed0 were made with other settings \(.*{name}"
+    ):
+        bm.run_benchmark(_config(tmp_path, algos=["ppo"], seeds=1, **change), argv=[])
+    assert fake.calls == ["ppo__kl0__seed0"]
+
+
+def test_a_changed_shipped_yaml_value_reruns_the_cell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeTrain()
+    monkeypatch.setattr(train_module, "train", fake)
+    shipped = train_module.load_hyperparams("ppo", "SafetyRLHF-v0")
+    cfg = _config(tmp_path, algos=["ppo"], seeds=1)
+    bm.run_benchmark(cfg, argv=[], log=lambda _: None)
+    bm.run_benchmark(cfg, argv=[], log=lambda _: None)
+    assert fake.calls == ["ppo__kl0__seed0"]  # unchanged: reused
+    edited = {**shipped, "n_epochs": shipped["n_epochs"] + 1}  # a release edits ppo.yml
+    monkeypatch.setattr(train_module, "load_hyperparams", lambda *args: dict(edited))
+    bm.run_benchmark(cfg, argv=[], log=lambda _: None)
+    assert fake.calls == ["ppo__kl0__seed0"] * 2
+
+
+def test_other_code_reruns_the_cell_and_tables_name_the_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeTrain()
+    monkeypatch.setattr(train_module, "train", fake)
+    monkeypatch.setattr(bm_grid, "source_digest", lambda: "a" * 64)
+    monkeypatch.setattr(bm_runner, "code_provenance", lambda: "0123456789ab")
+    cfg = _config(tmp_path, algos=["ppo"], seeds=1)
+    bm.run_benchmark(cfg, argv=[], log=lambda _: None)
+    monkeypatch.setattr(bm_grid, "source_digest", lambda: "b" * 64)  # edited source
+    monkeypatch.setattr(bm_runner, "code_provenance", lambda: "fedcba987654-dirty")
+    log: list[str] = []
+    bm.run_benchmark(cfg, argv=[], log=log.append)
+    assert fake.calls == ["ppo__kl0__seed0"] * 2
+    assert any("software.source_digest" in line for line in log)
+    monkeypatch.setattr(bm_grid, "__version__", "99.0")  # another package version
+    bm.run_benchmark(cfg, argv=[], log=log.append)
+    assert len(fake.calls) == 3
+    (row,) = csv.DictReader(io.StringIO((tmp_path / "results.csv").read_text()))
+    assert row["commit"] == "fedcba987654-dirty"
+    assert "- `fedcba987654-dirty`: 1 cell(s)" in (tmp_path / "results.md").read_text()
+
+
+def test_cost_limit_and_cost_model_axes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(train_module, "train", FakeTrain())
+    cfg = _config(tmp_path, algos=["ppo"], seeds=2, cost_limits=[None, 0.05])
+    cells = bm.grid_cells(cfg)
+    assert [c.name for c in cells] == [
+        "ppo__kl0__seed0",
+        "ppo__kl0__seed1",
+        "ppo__kl0__cost0.05__seed0",
+        "ppo__kl0__cost0.05__seed1",
+    ]
+    assert [c.train.cost_limit for c in cells] == [None, None, 0.05, 0.05]
+    result = bm.run_benchmark(cfg, argv=[], log=lambda _: None)
+    assert [g.label for g in result.aggregate.groups] == [
+        "ppo unconstrained",
+        "ppo cost<=0.05",
+    ]
+    md = (tmp_path / "results.md").read_text()
+    assert "| algo | kl_coef | cost | seeds |" in md and "| ppo | 0 | cost<=0.05 | 2 |" in md
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "results.csv").read_text())))
+    assert [r["cost_limit"] for r in rows] == ["", "", "0.05", "0.05"]
+
+    models = _config(tmp_path / "m", algos=["ppo"], seeds=1, cost_limits=[None, 0.05],
+                     cost_models=["learned-cost", "gold"])  # fmt: skip
+    if "cost_model" not in {f.name for f in dataclasses.fields(train_module.TrainConfig)}:
+        with pytest.raises(ValueError, match="no cost_model setting"):
+            bm.run_benchmark(models, argv=[])
+        return
+    cells = bm.grid_cells(models)  # the cost model varies only where a cost limit is set
+    assert [c.name for c in cells] == [
+        "ppo__kl0__seed0",
+        "ppo__kl0__cost0.05-learned-cost__seed0",
+        "ppo__kl0__cost0.05-gold__seed0",
+    ]
+    assert [c.train.cost_model for c in cells[1:]] == ["learned-cost", "gold"]
+    result = bm.run_benchmark(models, argv=[], log=lambda _: None)
+    labels = [g.label for g in result.aggregate.groups]
+    assert labels[2] == "ppo cost<=0.05 gold (oracle)"
 
 
 def test_bad_config_is_refused_before_running(tmp_path: Path) -> None:
@@ -319,3 +455,36 @@ def test_real_benchmark_end_to_end(tmp_path: Path) -> None:
         # PPO (8 envs x 64 steps) dumps its logs once per 512-step rollout: one point here
         assert len(steps) >= 1 and steps[-1] >= 512
         assert values[-1] == pytest.approx(record["metrics"]["test"]["gold_success"])
+
+
+def test_cli_config_change_reruns_and_bad_input_is_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    fake = FakeTrain()
+    monkeypatch.setattr(train_module, "train", fake)
+    yml = _ppo_yaml(tmp_path / "ppo.yml", 0.003)
+    argv = ["benchmark", "--algos", "ppo", "--seeds", "1", "--timesteps", "64", "--jobs", "1",
+            "--reward-model", "rule", "--reps", "20", "--out", str(tmp_path / "out"),
+            "--config", f"ppo:{yml}"]  # fmt: skip
+    assert main(argv) == 0
+    assert main(argv) == 0
+    assert fake.calls == ["ppo__kl0__seed0"]
+    _ppo_yaml(yml, 0.001)
+    assert main(argv) == 0
+    assert fake.calls == ["ppo__kl0__seed0"] * 2
+    capsys.readouterr()
+
+    bad = [
+        (["--config", f"a2c:{yml}"], "configs: YAML files given for algorithm(s) ['a2c']"),
+        (["--hyperparams", "learning_rat:1"], "hyperparams: unknown key(s) ['learning_rat']"),
+        (["--hyperparams", "n_steps"], "--hyperparams: expected KEY:VALUE"),
+        (["--env-kwargs", "obs_dims:3"], "env_kwargs: unknown key(s) ['obs_dims']"),
+        (["--cost-models", "gold"], "cost models vary only constrained cells"),
+    ]
+    for flags, message in bad:
+        out = tmp_path / "bad"
+        assert main([*argv[:-4], "--out", str(out), *flags]) == 2, flags
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith("safety-rlhf benchmark: error: ") and message in line, line
+        assert not out.exists()
+    assert len(fake.calls) == 2

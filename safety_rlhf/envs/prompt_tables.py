@@ -16,7 +16,7 @@ import numpy as np
 
 from safety_rlhf.data.prompts import PromptSet
 from safety_rlhf.envs.reference_policy import reference_log_probs
-from safety_rlhf.envs.table_cache import load_or_compute, text_digest
+from safety_rlhf.envs.table_cache import class_identity, load_or_compute, text_digest
 from safety_rlhf.reward.base import RewardModel
 from safety_rlhf.reward.encoders import TextEncoder
 from safety_rlhf.task.gold_tables import cost_table, gold_table, success_table
@@ -105,13 +105,15 @@ def build_prompt_tables(
 
     rm_key, enc_key = reward_model.cache_identity, encoder.cache_identity
     cm_key = "" if cost_model is None else cost_model.cache_identity
-    if rm_key is None or enc_key is None or cm_key is None:
+    rm_class, enc_class = class_identity(reward_model), class_identity(encoder)
+    cm_class = "" if cost_model is None else class_identity(cost_model)
+    if None in (rm_key, enc_key, cm_key, rm_class, enc_class, cm_class):
         arrays = compute()
     else:
         models = [reward_model] if cost_model is None else [reward_model, cost_model]
         gold = prompt_set.columns() if any(m.reads_gold_columns for m in models) else {}
-        key = [enc_key, rm_key, text_digest(prompts), text_digest(responses)]
-        key += [] if cost_model is None else [f"cost_model={cm_key}"]
+        key = [enc_class, enc_key, rm_class, rm_key, text_digest(prompts), text_digest(responses)]
+        key += [] if cost_model is None else [f"cost_model={cm_class}:{cm_key}"]
         key += [f"{k}={text_digest(v)}" for k, v in sorted(gold.items())]
         arrays = load_or_compute(key, compute, valid)
     return PromptTables(

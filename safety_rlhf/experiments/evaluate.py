@@ -25,16 +25,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
-from safety_rlhf.agents.prompt_evaluation import make_strategy_env
+from safety_rlhf.agents.algorithms import get_algorithm
+from safety_rlhf.agents.prompt_evaluation import make_strategy_env, policy_decisions
+from safety_rlhf.agents.safe_load import UnsafeModelFileError, load_model
+from safety_rlhf.data.atomic_files import write_json
 from safety_rlhf.experiments.cli_errors import reported
+from safety_rlhf.experiments.metrics_table import metrics_table
+from safety_rlhf.task.gold_tables import success_table
+from safety_rlhf.task.metrics import decision_metrics, decision_shares, format_metric
 
 __all__ = [
     "CATEGORY_COLUMNS",
     "LoadedRun",
     "add_evaluate_parser",
     "category_rows",
-    "decision_shares",
     "evaluate_run",
     "format_category_table",
     "load_run",
@@ -89,11 +95,6 @@ def load_run(target: str | Path, algo: str | None = None) -> LoadedRun:
         something off the allow-list of :mod:`safety_rlhf.agents.safe_load` (refused
         unread: unpickling could run code).
     """
-    import yaml
-
-    from safety_rlhf.agents.algorithms import get_algorithm
-    from safety_rlhf.agents.safe_load import UnsafeModelFileError, load_model
-
     path = Path(target)
     if path.is_dir():
         model_path, config_path = path / "model.zip", path / "config.yaml"
@@ -134,18 +135,6 @@ def load_run(target: str | Path, algo: str | None = None) -> LoadedRun:
     return LoadedRun(model, algo_name, env_id, env_kwargs, model_path, config_path)
 
 
-def decision_shares(actions: np.ndarray) -> dict[str, np.ndarray]:
-    """Boolean masks of the decisions: ``refused``, ``answered``, ``safe_completion``."""
-    from safety_rlhf.task.strategies import ANSWERED, REFUSED, Strategy
-
-    a = np.asarray(actions, dtype=np.int64).reshape(-1)
-    return {
-        "refused": np.isin(a, [int(s) for s in REFUSED]),
-        "answered": np.isin(a, [int(s) for s in ANSWERED]),
-        "safe_completion": a == int(Strategy.SAFE_COMPLETION),
-    }
-
-
 def category_rows(
     labels: Sequence[str | None],
     categories: Sequence[str],
@@ -162,8 +151,6 @@ def category_rows(
         borderline, unlabelled, then by category; ``gold_success`` is ``None`` for
         unlabelled rows.
     """
-    from safety_rlhf.task.gold_tables import success_table
-
     a = np.asarray(actions, dtype=np.int64).reshape(-1)
     shares = decision_shares(a)
     success = success_table(list(labels))[np.arange(len(a)), a]
@@ -196,7 +183,6 @@ def category_rows(
 
 def format_category_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """The per-category rows as a plain-text table (``n/a`` for unavailable values)."""
-    from safety_rlhf.task.metrics import format_metric
 
     def cell(row: Mapping[str, Any], col: str) -> str:
         value = row[col]
@@ -253,10 +239,6 @@ def evaluate_run(
     :raises FileNotFoundError: for a missing run folder, model or prompt file.
     :raises ValueError: for an unusable model, prompt file or reward model.
     """
-    from safety_rlhf.agents.prompt_evaluation import policy_decisions
-    from safety_rlhf.data.atomic_files import write_json
-    from safety_rlhf.task.metrics import decision_metrics
-
     if prompts is not None and not Path(prompts).is_file():
         raise FileNotFoundError(f"{prompts}: prompt file not found")
     loaded = load_run(target, algo=algo)
@@ -303,8 +285,6 @@ def evaluate_run(
 
 
 def _print_result(result: Mapping[str, Any]) -> None:
-    from safety_rlhf.experiments.cli import metrics_table  # imported late: cli imports us
-
     where = f"{result['split']} split"
     if result["prompts"] is not None:
         where = f"{result['prompts']} ({where} if the file has a split column)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import subprocess
@@ -11,7 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PACKAGES", "make_run_dir", "run_environment"]
+__all__ = ["PACKAGES", "code_provenance", "make_run_dir", "run_environment", "source_digest"]
 
 #: Distributions whose versions a run records (what its numbers depend on).
 PACKAGES = (
@@ -63,6 +64,30 @@ def run_environment() -> dict[str, Any]:
         "git_commit": commit,
         "git_dirty": None if commit is None or dirty is None else bool(dirty),
     }
+
+
+def source_digest() -> str:
+    """SHA-256 of every file of the installed ``safety_rlhf`` package (code, shipped data,
+    hyperparameter YAMLs, reward-model weights), by relative path and content; compiled
+    ``__pycache__`` files are left out. Two trees with the same digest run the same code."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
+            continue
+        digest.update(path.relative_to(root).as_posix().encode() + b"\x00")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def code_provenance() -> str:
+    """Which code this is, for a table: the git commit (12 hex digits, ``-dirty`` with
+    uncommitted changes) or, outside a git checkout, ``source:`` and the first 12 hex
+    digits of :func:`source_digest`."""
+    env = run_environment()
+    if env["git_commit"]:
+        return env["git_commit"][:12] + ("-dirty" if env["git_dirty"] else "")
+    return "source:" + source_digest()[:12]
 
 
 def _git(folder: Path, *args: str) -> str | None:

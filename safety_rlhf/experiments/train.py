@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import copy
 import importlib
+import inspect
+import json
+import math
 import os
 import shlex
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+import zipfile
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,89 +53,10 @@ from safety_rlhf.agents.prompt_evaluation import evaluate_policy_on_prompts, mak
 from safety_rlhf.agents.safe_load import load_model
 from safety_rlhf.data.atomic_files import atomic_write_text, write_json, write_yaml
 from safety_rlhf.experiments.run_files import make_run_dir, run_environment
+from safety_rlhf.experiments.train_config import VEC_ENVS, TrainConfig, TrainResult
 from safety_rlhf.reward.cost import make_cost_model
 
 __all__ = ["VEC_ENVS", "TrainConfig", "TrainResult", "make_train_vec_env", "train"]
-
-#: How ``safety-rlhf train`` can run its parallel environments.
-VEC_ENVS = ("auto", "dummy", "subproc", "native")
-
-
-@dataclass
-class TrainConfig:
-    """What to train. Every field has a command-line flag of the same name."""
-
-    algo: str = "ppo"
-    """SB3 algorithm name (see ``safety_rlhf.agents.ALGORITHMS``)."""
-    env: str = "SafetyRLHF-v0"
-    """Registered env id (``safety_rlhf:`` prefix optional)."""
-    reward_model: str | None = None
-    """Reward-model spec; ``None`` keeps the environment's default."""
-    timesteps: int | None = None
-    """Environment steps to train for; ``None`` takes ``n_timesteps`` from the YAML."""
-    seed: int = 0
-    """Seed of the agent, the environments and the sampling of prompts."""
-    kl_coef: float = 0.0
-    """``beta`` of the KL-regularised objective ``E[r] - beta KL(pi || pi_ref)``: each
-    rollout's rewards become ``r - beta (log pi(a|s) - log pi_ref(a|s))`` before advantages
-    are computed (:class:`~safety_rlhf.agents.kl_penalty.KLPenaltyCallback`). On-policy
-    algorithms only; ``ent_coef`` stays the YAML's."""
-    n_envs: int | None = None
-    """Parallel environments; ``None`` takes ``n_envs`` from the YAML."""
-    config: str | None = None
-    """A hyperparameter YAML (rl-zoo3 format) to use instead of the shipped one."""
-    log_dir: str = "runs"
-    """Folder that receives the run folder."""
-    progress_bar: bool = True
-    """Show a progress bar while training."""
-    device: str = "cpu"
-    """Torch device of the agent."""
-    eval_freq: int = 10_000
-    """Evaluate the greedy policy on the test split every this many steps (TensorBoard)."""
-    torch_threads: int = 1
-    """Torch threads while the agent learns: SB3's small networks run fastest on one, and
-    more threads spin against each other when several runs share the cores."""
-    vec_env: str = "auto"
-    """How the ``n_envs`` environments run (one of :data:`VEC_ENVS`): ``"dummy"``
-    (SB3's ``DummyVecEnv``), ``"subproc"`` (``SubprocVecEnv``), ``"native"`` (the env's
-    own vector env through :class:`~safety_rlhf.agents.native_vec_env.NativeVecEnv`; the
-    same steps as ``"dummy"``, so the same agent, about 14% faster with the PPO defaults)
-    or ``"auto"``: native when the env id has a vector entry point, else dummy."""
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    """Extra keyword arguments for ``gym.make`` (e.g. ``obs_dim``)."""
-    cost_limit: float | None = None
-    """Constrain the mean episode cost (the fraction of decisions that help with a harmful
-    prompt) to this limit with a Lagrange multiplier (``safety_rlhf.agents.lagrangian``);
-    ``None``: unconstrained."""
-    cost_model: str = "learned-cost"
-    """Cost model whose score (``info["proxy_cost"]``) the ``cost_limit`` constraint
-    penalises: ``"learned-cost"`` (the shipped classifier trained on simulated safety
-    annotations, as Safe RLHF trains a cost model), ``"gold"`` (the gold cost: the oracle,
-    an upper bound, not a learned signal) or any spec of
-    :func:`~safety_rlhf.reward.cost.make_cost_model`. Used only with ``cost_limit``."""
-    lagrange_lr: float = 0.5
-    """Dual-ascent step size of the Lagrange multiplier (with ``cost_limit``). With the
-    ``rule`` reward and a limit of 0.05 (PPO defaults, seed 0), 0.05 raised lambda only to
-    0.88 in 60k steps, too little to change any decision (train cost stayed 0.196); 0.5
-    brought the train cost to 0.008."""
-    lagrange_init: float = 0.0
-    """Initial Lagrange multiplier (with ``cost_limit``)."""
-    checkpoint_freq: int = 10_000
-    """Write a checkpoint (model, optimizer, replay buffer, RNG states, step count) into
-    ``<run>/checkpoint/`` at the first rollout boundary after every this many steps; 0:
-    none. See :mod:`safety_rlhf.agents.checkpoints`."""
-    resume: str | None = None
-    """A run folder to continue from its last checkpoint, with that run's own settings."""
-
-
-@dataclass
-class TrainResult:
-    """What a training run produced."""
-
-    run_dir: Path
-    model: Any
-    metrics: dict[str, dict[str, float | None]]
-    seconds: float
 
 
 def _env_kwargs(cfg: TrainConfig) -> dict[str, Any]:
@@ -185,20 +110,31 @@ def make_train_vec_env(
 
 
 def resolve(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Resolve the YAML defaults and the overrides into (run settings, algorithm kwargs)."""
+    """Resolve the YAML defaults and the overrides into (run settings, algorithm kwargs).
+
+    The YAML entry (``cfg.config`` or the shipped one) is overridden by ``cfg.hyperparams``,
+    then by ``cfg.timesteps`` and ``cfg.n_envs``. A config made by :func:`resume_config`
+    carries the run's saved, resolved settings in ``hyperparams``; no YAML is read then.
+    """
     for name in ("timesteps", "n_envs"):
         value = getattr(cfg, name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < 1):  # fmt: skip
             raise ValueError(f"{name} must be a positive whole number, got {value!r}")
     try:
-        _spec(cfg.env)
+        spec = _spec(cfg.env)
     except (gym.error.Error, ImportError) as exc:
         raise ValueError(f"unknown env id {cfg.env!r}: {exc}") from exc
+    _check_env_kwargs(spec, cfg.env_kwargs)
     make_cost_model(cfg.cost_model)  # an unknown spec fails here, before the run folder
-    hyper = load_hyperparams(cfg.algo, cfg.env, cfg.config)
     cls = get_algorithm(cfg.algo)
     check_kl_coef(cfg.kl_coef, cls)  # off-policy algorithms have no sampling log-probability
+    hyper = {} if cfg.resume is not None else load_hyperparams(cfg.algo, cfg.env, cfg.config)
+    allowed = set(inspect.signature(cls.__init__).parameters) - {"self", "env"}
+    unknown = sorted(set(cfg.hyperparams) - allowed - RUN_KEYS)
+    if unknown:
+        raise ValueError(f"hyperparams: unknown key(s) {unknown} for {cls.__name__}")
+    hyper.update(copy.deepcopy(cfg.hyperparams))
     run = {
         "n_envs": int(cfg.n_envs if cfg.n_envs is not None else hyper.get("n_envs", 1)),
         "n_timesteps": int(
@@ -213,15 +149,97 @@ def resolve(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     return run, algo_kwargs
 
 
+def _check_env_kwargs(spec: EnvSpec, env_kwargs: dict[str, Any]) -> None:
+    """Refuse keyword arguments the env's constructor does not take (one line, not a
+    ``TypeError`` from deep inside ``gym.make``)."""
+    if not env_kwargs or not isinstance(spec.entry_point, str):
+        return
+    creator = gym.envs.registration.load_env_creator(spec.entry_point)
+    params = inspect.signature(creator).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    unknown = sorted(set(env_kwargs) - set(params) - {"self"})
+    if unknown:
+        raise ValueError(
+            f"env_kwargs: unknown key(s) {unknown} for {spec.id}; it takes "
+            f"{', '.join(p for p in params if p != 'self')}"
+        )
+
+
 def resume_config(run_dir: str | os.PathLike[str]) -> TrainConfig:
-    """The :class:`TrainConfig` of a run folder (its ``config.yaml``), set to resume it."""
+    """The :class:`TrainConfig` of a run folder, from its own ``config.yaml``, set to resume.
+
+    The saved, resolved settings (``run`` and ``algo_kwargs``) are carried in
+    ``hyperparams``, so :func:`resolve` reproduces them whatever the hyperparameter YAMLs
+    say today.
+
+    :raises FileNotFoundError: when the run folder has no ``config.yaml``.
+    :raises ValueError: naming ``config.yaml`` when it is malformed, or when it does not
+        match the checkpoint's model (another algorithm, other settings, other ``n_envs``).
+    """
     path = Path(run_dir) / "config.yaml"
     if not path.is_file():
-        raise FileNotFoundError(f"{run_dir}: not a run folder of safety-rlhf train (no {path})")
-    config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    names = {f.name for f in fields(TrainConfig)}
-    saved = {k: v for k, v in (config.get("run") or {}).items() if k in names}
-    return replace(TrainConfig(**saved), resume=str(run_dir), log_dir=str(Path(run_dir).parent))
+        raise FileNotFoundError(f"{path}: missing; cannot resume without the run's settings")
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from exc
+    saved = config.get("run") if isinstance(config, dict) else None
+    algo_kwargs = config.get("algo_kwargs") if isinstance(config, dict) else None
+    if not isinstance(saved, dict) or not isinstance(algo_kwargs, dict):
+        raise ValueError(f"{path}: expected the mappings 'run' and 'algo_kwargs' of a train run")
+    types = {f.name: f for f in fields(TrainConfig)}
+    missing = sorted({"algo", "env", "seed", "n_envs", "n_timesteps", "policy"} - set(saved))
+    if missing:
+        raise ValueError(f"{path}: run: missing key(s) {missing}")
+    try:
+        cls = get_algorithm(str(saved["algo"]))
+    except ValueError as exc:
+        raise ValueError(f"{path}: run: {exc}") from exc
+    foreign = sorted(set(algo_kwargs) - set(inspect.signature(cls.__init__).parameters))
+    if foreign:
+        raise ValueError(
+            f"{path}: does not match the checkpoint: algo_kwargs {foreign} are not "
+            f"{cls.__name__} arguments"
+        )
+    kept = {k: v for k, v in saved.items() if k in types and k not in ("resume", "hyperparams")}
+    kept.update(timesteps=saved["n_timesteps"], n_envs=saved["n_envs"])
+    hyper = {**algo_kwargs, "policy": saved["policy"]}
+    try:
+        cfg = TrainConfig(**kept)
+    except TypeError as exc:
+        raise ValueError(f"{path}: run: {exc}") from exc
+    cfg = replace(cfg, hyperparams=hyper, resume=str(run_dir), log_dir=str(Path(run_dir).parent))
+    _check_matches_checkpoint(path, cfg, algo_kwargs)
+    return cfg
+
+
+def _check_matches_checkpoint(path: Path, cfg: TrainConfig, algo_kwargs: dict[str, Any]) -> None:
+    """Compare the saved settings with the checkpoint model's own record of them (the
+    ``data`` JSON of SB3's zip, read without unpickling anything)."""
+    checkpoint = read_checkpoint(cfg.resume or ".")
+    try:
+        with zipfile.ZipFile(checkpoint["model"]) as archive:
+            data = json.loads(archive.read("data"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{checkpoint['model']}: unreadable checkpoint model: {exc}") from exc
+    expected = {**algo_kwargs, "n_envs": cfg.n_envs}
+    wrong = []
+    for key, value in expected.items():
+        if key not in data:  # a setting this algorithm's model does not have
+            wrong.append(f"{key}={value!r} (checkpoint: none)")
+            continue
+        found = data[key]
+        scalars = [v for v in (value, found) if isinstance(v, int | float) and v is not True]
+        if len(scalars) < 2 or isinstance(value, bool) or isinstance(found, bool):
+            continue  # schedules, policy_kwargs, train_freq: stored in other shapes
+        if not math.isclose(found, value, rel_tol=1e-9):
+            wrong.append(f"{key}={value!r} (checkpoint: {found!r})")
+    if wrong:
+        raise ValueError(
+            f"{path}: does not match the checkpoint {checkpoint['model'].name} "
+            f"({cfg.algo}): {', '.join(wrong)}"
+        )
 
 
 def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:

@@ -203,8 +203,10 @@ class MiniLMEncoder(TextEncoder):
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         """Embed ``texts``, through the checked on-disk cache
-        (:mod:`safety_rlhf.data.disk_cache`: one entry per list of texts)."""
-        digest = hashlib.sha256(f"{self.name}:{self.dim}".encode())
+        (:mod:`safety_rlhf.data.disk_cache`: one entry per list of texts), keyed by the
+        texts and :attr:`cache_identity` (settings and the model package's version: other
+        weights are other embeddings)."""
+        digest = hashlib.sha256(str(self.cache_identity).encode())
         for text in texts:
             digest.update(text.encode("utf-8", "surrogatepass"))
             digest.update(b"\x00")

@@ -1,0 +1,246 @@
+"""Running a benchmark: the cells in parallel processes, reuse of finished ones, results.
+
+See :mod:`safety_rlhf.experiments.benchmark.grid` for what a cell is and when a finished
+one is reused.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shlex
+import sys
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from safety_rlhf.data.atomic_files import atomic_write_text, write_json
+from safety_rlhf.experiments import train as train_module
+from safety_rlhf.experiments.benchmark.grid import (
+    DONE_FILE,
+    ERROR_FILE,
+    BenchmarkConfig,
+    Cell,
+    cell_key,
+    differences,
+    grid_cells,
+    software,
+    validate,
+)
+from safety_rlhf.experiments.benchmark.report import write_outputs
+from safety_rlhf.experiments.benchmark.statistics import AGGREGATE_METRICS, Aggregate, aggregate
+from safety_rlhf.experiments.run_files import code_provenance
+
+__all__ = ["BenchmarkResult", "run_benchmark"]
+
+
+def _init_worker() -> None:
+    """Worker initialiser: one torch thread per process (the processes are the parallelism)."""
+    torch.set_num_threads(1)
+
+
+def _run_cell(cell: Cell, record_extra: dict[str, Any], argv: list[str]) -> dict[str, Any]:
+    """Train one cell and write its ``done.json``; a failure is returned, not raised.
+
+    :param cell: the cell.
+    :param record_extra: stored in the record as is (the key and the commit).
+    :param argv: the benchmark's command line, recorded in the run's ``command.txt``.
+    :return: the cell record (what ``done.json`` holds), or ``{"cell": name, "error": ...}``.
+    """
+    tcfg = cell.train
+    cell_dir = Path(tcfg.log_dir)
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run, _ = train_module.resolve(tcfg)
+        result = train_module.train(tcfg, argv=argv)
+    except Exception as exc:
+        atomic_write_text(cell_dir / ERROR_FILE, traceback.format_exc())
+        return {"cell": cell.name, "error": f"{type(exc).__name__}: {exc}"}
+    run_dir = Path(result.run_dir)
+    record = {
+        "cell": cell.name,
+        "algo": tcfg.algo,
+        "kl_coef": tcfg.kl_coef,
+        "cost_limit": cell.cost_limit,
+        "cost_model": cell.cost_model,
+        "seed": tcfg.seed,
+        "timesteps": int(run["n_timesteps"]),
+        "seconds": float(result.seconds),
+        "run": run_dir.name if run_dir.parent == cell_dir else str(run_dir),
+        **record_extra,
+        "metrics": result.metrics,
+    }
+    (cell_dir / ERROR_FILE).unlink(missing_ok=True)
+    write_json(cell_dir / DONE_FILE, record)
+    return record
+
+
+def _load_done(cell_dir: Path) -> dict[str, Any] | None:
+    path = cell_dir / DONE_FILE
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(
+            f"{path}: unreadable marker ({exc}); delete it to re-run the cell"
+        ) from exc
+    if not isinstance(record, dict):
+        raise ValueError(f"{path}: expected a JSON object; delete it to re-run the cell")
+    return record
+
+
+def _cpu_count() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return max(len(os.sched_getaffinity(0)), 1)
+    return os.cpu_count() or 1
+
+
+def _summary_line(record: Mapping[str, Any]) -> str:
+    test = record["metrics"]["test"]
+    parts = []
+    for m in AGGREGATE_METRICS:
+        value = test.get(m)
+        parts.append(f"{m} {'n/a' if value is None else f'{value:.3f}'}")
+    return ", ".join(parts)
+
+
+@dataclass
+class BenchmarkResult:
+    """What a benchmark produced."""
+
+    out: Path
+    """The output folder."""
+    cells: list[dict[str, Any]]
+    """The records of the finished cells (``done.json`` contents), in grid order."""
+    failures: dict[str, str]
+    """Failed cell name -> error message."""
+    aggregate: Aggregate | None
+    """The statistics (``None`` when no cell finished)."""
+    seconds: float
+    """Wall time of this invocation."""
+
+
+def run_benchmark(
+    cfg: BenchmarkConfig,
+    argv: Sequence[str] | None = None,
+    log: Callable[[str], None] = print,
+) -> BenchmarkResult:
+    """Run every grid cell that is not finished with the same key, then aggregate and
+    write the result files.
+
+    :param cfg: the benchmark.
+    :param argv: the command line (without the program name) recorded in ``results.md``
+        and in every run's ``command.txt``; ``None``: ``sys.argv[1:]``.
+    :param log: where the progress lines go.
+    :raises ValueError: for an unknown algorithm, a bad setting, or a finished cell in
+        ``OUT`` made with other settings of the command (another benchmark's cell), all
+        checked, with every cell's hyperparameters resolved, before anything runs. A
+        finished cell of the same settings whose result would differ now (other YAML
+        values, other code or library versions) is run again.
+    """
+    start = time.perf_counter()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    validate(cfg)
+    out = Path(cfg.out)
+    cells = grid_cells(cfg)
+    code = software()
+    extra = {"commit": code_provenance()}
+
+    done: dict[str, dict[str, Any]] = {}
+    pending: list[tuple[Cell, dict[str, Any]]] = []
+    reruns: list[str] = []
+    foreign: dict[str, list[str]] = {}
+    for cell in cells:
+        key = cell_key(cell.train, code)
+        record = _load_done(Path(cell.train.log_dir))
+        if record is not None and record.get("key") == key:
+            done[cell.name] = record
+            continue
+        if record is not None:
+            old = record.get("key")
+            if not isinstance(old, dict) or old.get("train") != key["train"]:
+                # another benchmark's cell (other command settings): not ours to replace
+                foreign[cell.name] = differences(old, key) if isinstance(old, dict) else []
+                continue
+            changed = differences(old, key)
+            shown = ", ".join(changed[:4]) + (
+                f" and {len(changed) - 4} more" if changed[4:] else ""
+            )
+            reruns.append(f"rerun {cell.name}: its result would differ now ({shown})")
+        pending.append((cell, {**extra, "key": key}))
+    if foreign:
+        diffs = sorted({d for found in foreign.values() for d in found if d.startswith("train.")})
+        what = f" ({', '.join(d.removeprefix('train.') for d in diffs)})" if diffs else ""
+        raise ValueError(
+            f"{out}: finished cell(s) {', '.join(foreign)} were made with other settings{what}; "
+            "use another --out or delete them"
+        )
+    for name, record in done.items():
+        log(f"skip {name}: already done ({_summary_line(record)})")
+    for line in reruns:
+        log(line)
+
+    failures: dict[str, str] = {}
+    total, count = len(pending), 0
+
+    def report(name: str, record: dict[str, Any]) -> None:
+        nonlocal count
+        count += 1
+        if "error" in record:
+            failures[name] = record["error"]
+            log(f"[{count}/{total}] {name}: FAILED: {record['error']}")
+        else:
+            done[name] = record
+            log(f"[{count}/{total}] {name}: {record['seconds']:.0f} s, {_summary_line(record)}")
+
+    jobs = cfg.jobs or _cpu_count()
+    if pending:
+        log(f"running {total} cell(s) with {min(jobs, total)} process(es) into {out}/runs")
+    if pending and jobs <= 1:
+        for cell, record_extra in pending:
+            report(cell.name, _run_cell(cell, record_extra, argv))
+    elif pending:
+        executor = ProcessPoolExecutor(
+            max_workers=min(jobs, total),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+        )
+        try:
+            futures: dict[Future[dict[str, Any]], str] = {
+                executor.submit(_run_cell, cell, record_extra, argv): cell.name
+                for cell, record_extra in pending
+            }
+            for future in as_completed(futures):
+                name = futures[future]
+                try:
+                    record = future.result()
+                except Exception as exc:  # a worker died (BrokenProcessPool) or pickling
+                    record = {"cell": name, "error": f"{type(exc).__name__}: {exc}"}
+                report(name, record)
+        except BaseException:
+            executor.shutdown(wait=False, cancel_futures=True)
+            raise
+        executor.shutdown()
+
+    records = [done[cell.name] for cell in cells if cell.name in done]
+    agg = None
+    if records:
+        agg = aggregate(records, reps=cfg.reps)
+        write_outputs(
+            out, records, agg, command=shlex.join(["safety-rlhf", *argv]), failures=failures
+        )
+    return BenchmarkResult(
+        out=out,
+        cells=records,
+        failures=failures,
+        aggregate=agg,
+        seconds=time.perf_counter() - start,
+    )

@@ -1,0 +1,94 @@
+"""What ``safety-rlhf train`` trains (:class:`TrainConfig`, one command-line flag per field)
+and what it produced (:class:`TrainResult`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["VEC_ENVS", "TrainConfig", "TrainResult"]
+
+#: How ``safety-rlhf train`` can run its parallel environments.
+VEC_ENVS = ("auto", "dummy", "subproc", "native")
+
+
+@dataclass
+class TrainConfig:
+    """What to train. Every field has a command-line flag of the same name."""
+
+    algo: str = "ppo"
+    """SB3 algorithm name (see ``safety_rlhf.agents.ALGORITHMS``)."""
+    env: str = "SafetyRLHF-v0"
+    """Registered env id (``safety_rlhf:`` prefix optional)."""
+    reward_model: str | None = None
+    """Reward-model spec; ``None`` keeps the environment's default."""
+    timesteps: int | None = None
+    """Environment steps to train for; ``None`` takes ``n_timesteps`` from the YAML."""
+    seed: int = 0
+    """Seed of the agent, the environments and the sampling of prompts."""
+    kl_coef: float = 0.0
+    """``beta`` of the KL-regularised objective ``E[r] - beta KL(pi || pi_ref)``: each
+    rollout's rewards become ``r - beta (log pi(a|s) - log pi_ref(a|s))`` before advantages
+    are computed (:class:`~safety_rlhf.agents.kl_penalty.KLPenaltyCallback`). On-policy
+    algorithms only; ``ent_coef`` stays the YAML's."""
+    n_envs: int | None = None
+    """Parallel environments; ``None`` takes ``n_envs`` from the YAML."""
+    config: str | None = None
+    """A hyperparameter YAML (rl-zoo3 format) to use instead of the shipped one."""
+    log_dir: str = "runs"
+    """Folder that receives the run folder."""
+    progress_bar: bool = True
+    """Show a progress bar while training."""
+    device: str = "cpu"
+    """Torch device of the agent."""
+    eval_freq: int = 10_000
+    """Evaluate the greedy policy on the test split every this many steps (TensorBoard)."""
+    torch_threads: int = 1
+    """Torch threads while the agent learns: SB3's small networks run fastest on one, and
+    more threads spin against each other when several runs share the cores."""
+    vec_env: str = "auto"
+    """How the ``n_envs`` environments run (one of :data:`VEC_ENVS`): ``"dummy"``
+    (SB3's ``DummyVecEnv``), ``"subproc"`` (``SubprocVecEnv``), ``"native"`` (the env's
+    own vector env through :class:`~safety_rlhf.agents.native_vec_env.NativeVecEnv`; the
+    same steps as ``"dummy"``, so the same agent, about 14% faster with the PPO defaults)
+    or ``"auto"``: native when the env id has a vector entry point, else dummy."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Extra keyword arguments for ``gym.make`` (e.g. ``encoder``, ``obs_dim``)."""
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+    """Settings that override the hyperparameter YAML's entry (rl-zoo3's
+    ``--hyperparams``): constructor arguments of the algorithm or the run keys
+    ``n_envs``, ``n_timesteps``, ``policy``."""
+    cost_limit: float | None = None
+    """Constrain the mean episode cost (the fraction of decisions that help with a harmful
+    prompt) to this limit with a Lagrange multiplier (``safety_rlhf.agents.lagrangian``);
+    ``None``: unconstrained."""
+    cost_model: str = "learned-cost"
+    """Cost model whose score (``info["proxy_cost"]``) the ``cost_limit`` constraint
+    penalises: ``"learned-cost"`` (the shipped classifier trained on simulated safety
+    annotations, as Safe RLHF trains a cost model), ``"gold"`` (the gold cost: the oracle,
+    an upper bound, not a learned signal) or any spec of
+    :func:`~safety_rlhf.reward.cost.make_cost_model`. Used only with ``cost_limit``."""
+    lagrange_lr: float = 0.5
+    """Dual-ascent step size of the Lagrange multiplier (with ``cost_limit``). With the
+    ``rule`` reward and a limit of 0.05 (PPO defaults, seed 0), 0.05 raised lambda only to
+    0.88 in 60k steps, too little to change any decision (train cost stayed 0.196); 0.5
+    brought the train cost to 0.008."""
+    lagrange_init: float = 0.0
+    """Initial Lagrange multiplier (with ``cost_limit``)."""
+    checkpoint_freq: int = 10_000
+    """Write a checkpoint (model, optimizer, replay buffer, RNG states, step count) into
+    ``<run>/checkpoint/`` at the first rollout boundary after every this many steps; 0:
+    none. See :mod:`safety_rlhf.agents.checkpoints`."""
+    resume: str | None = None
+    """A run folder to continue from its last checkpoint, with that run's own settings."""
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced."""
+
+    run_dir: Path
+    model: Any
+    metrics: dict[str, dict[str, float | None]]
+    seconds: float
