@@ -160,7 +160,7 @@ class SafetyMetricsCallback(BaseCallback):
         step = self.num_timesteps
         for output in self.logger.output_formats:
             if isinstance(output, TensorBoardOutputFormat):
-                output.write(values, dict.fromkeys(values), step)
+                output.write(values, {key: () for key in values}, step)
         for key, value in values.items():
             if not isinstance(value, str):
                 self.logger.record(key, value, exclude="tensorboard")

@@ -61,7 +61,8 @@ _DEDUP_MIN_ROW_BYTES = 64  # smaller rows (actions) compress well as they are
 
 
 def _rng_state() -> dict[str, Any]:
-    name, keys, pos, has_gauss, gauss = np.random.get_state()  # SB3 samples from it
+    name, keys, pos, has_gauss, gauss = np.random.get_state(legacy=True)  # SB3 samples from it
+    assert isinstance(keys, np.ndarray)
     version, internal, py_gauss = random.getstate()
     return {
         "torch": base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode(),

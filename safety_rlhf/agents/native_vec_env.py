@@ -80,9 +80,9 @@ class NativeVecEnv(VecEnv):
             infos = _rows(info["final_info"], self.num_envs, full=True)
             reset_infos = _rows({k: info[k] for k in _RESET_KEYS}, self.num_envs, full=True)
             final_obs = info["final_obs"]
-            for row, (step_info, reset_info) in enumerate(zip(infos, reset_infos, strict=True)):
-                step_info["terminal_observation"] = final_obs[row]
-                self.reset_infos[row] = reset_info
+            for i, (step_info, reset_info) in enumerate(zip(infos, reset_infos, strict=True)):
+                step_info["terminal_observation"] = final_obs[i]
+                self.reset_infos[i] = reset_info
         elif dones.any():
             final = info["final_info"]
             merged = {k: v for k, v in info.items() if not k.startswith("_") and k != "final_obs"}
@@ -94,9 +94,9 @@ class NativeVecEnv(VecEnv):
             merged.pop("final_info")
             infos = _rows(merged, self.num_envs)
             final_obs = info["final_obs"]
-            for row in np.flatnonzero(dones).tolist():
-                infos[row]["terminal_observation"] = final_obs[row]
-                self.reset_infos[row] = {k: info[k][row] for k in _RESET_KEYS}
+            for i in np.flatnonzero(dones).tolist():
+                infos[i]["terminal_observation"] = final_obs[i]
+                self.reset_infos[i] = {k: info[k][i] for k in _RESET_KEYS}
         else:
             infos = _rows(info, self.num_envs)
         if self._unlabelled:

@@ -107,9 +107,11 @@ def build_prompt_tables(
     cm_key = "" if cost_model is None else cost_model.cache_identity
     rm_class, enc_class = class_identity(reward_model), class_identity(encoder)
     cm_class = "" if cost_model is None else class_identity(cost_model)
-    if None in (rm_key, enc_key, cm_key, rm_class, enc_class, cm_class):
+    parts = (enc_class, enc_key, rm_class, rm_key, cm_class, cm_key)
+    if any(part is None for part in parts):
         arrays = compute()
     else:
+        enc_class, enc_key, rm_class, rm_key, cm_class, cm_key = (str(part) for part in parts)
         models = [reward_model] if cost_model is None else [reward_model, cost_model]
         gold = prompt_set.columns() if any(m.reads_gold_columns for m in models) else {}
         key = [enc_class, enc_key, rm_class, rm_key, text_digest(prompts), text_digest(responses)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
@@ -104,7 +104,7 @@ class SafetyRLHFVectorEnv(VectorEnv):
     (True, ['refuse', 'refuse', 'refuse', 'refuse'])
     """
 
-    metadata: ClassVar[dict[str, Any]] = {
+    metadata: dict[str, Any] = {  # noqa: RUF012
         "render_modes": [],
         "autoreset_mode": AutoresetMode.SAME_STEP,
     }
@@ -147,9 +147,7 @@ class SafetyRLHFVectorEnv(VectorEnv):
         self.single_observation_space = env.observation_space
         self.single_action_space = env.action_space
         self.observation_space = batch_space(env.observation_space, self.num_envs)
-        self.action_space = spaces.MultiDiscrete(
-            np.full(self.num_envs, env.action_space.n), seed=None
-        )
+        self.action_space = spaces.MultiDiscrete(np.full(self.num_envs, len(Strategy)), seed=None)
 
         # Everything step returns, as tables indexed by (prompt) or (prompt, action).
         ps, t = self.prompt_set, self.tables
@@ -339,9 +337,9 @@ class SafetyRLHFVectorEnv(VectorEnv):
         n = self.num_envs
         if not mask.any():
             # no sub-env answered (all reset): only the prompt keys, as from N resets
-            info = {key: self._prompt_info[key].take(i) for key in _RESET_KEYS}
-            info.update({f"_{key}": np.ones(n, dtype=bool) for key in _RESET_KEYS})
-            return info
+            only: dict[str, Any] = {key: self._prompt_info[key].take(i) for key in _RESET_KEYS}
+            only.update({f"_{key}": np.ones(n, dtype=bool) for key in _RESET_KEYS})
+            return only
         absent = None if mask.all() else ~mask
         info: dict[str, Any] = {}
         texts = self._texts.take(pair, axis=0)

@@ -131,7 +131,7 @@ def add_dataclass_flags(
         if f.name in skip:
             continue
         default = (
-            f.default_factory()  # type: ignore[misc]
+            f.default_factory()
             if f.default is dataclasses.MISSING and f.default_factory is not dataclasses.MISSING
             else f.default
         )

@@ -96,6 +96,7 @@ def load_run(target: str | Path, algo: str | None = None) -> LoadedRun:
         unread: unpickling could run code).
     """
     path = Path(target)
+    config_path: Path | None
     if path.is_dir():
         model_path, config_path = path / "model.zip", path / "config.yaml"
         if not config_path.is_file():

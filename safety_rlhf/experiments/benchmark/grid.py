@@ -147,7 +147,7 @@ def grid_cells(cfg: BenchmarkConfig) -> list[Cell]:
                 for model in models:
                     for seed in range(cfg.seeds):
                         name = cell_name(algo, kl_coef, seed, limit, model)
-                        extra = {} if model is None else {"cost_model": model}
+                        extra: dict[str, Any] = {} if model is None else {"cost_model": model}
                         tcfg = train_module.TrainConfig(
                             algo=algo,
                             env=cfg.env,
