@@ -33,6 +33,7 @@ from safety_rlhf.agents.safe_load import UnsafeModelFileError, load_model
 from safety_rlhf.data.atomic_files import write_json
 from safety_rlhf.experiments.cli_errors import reported
 from safety_rlhf.experiments.metrics_table import metrics_table
+from safety_rlhf.experiments.saved_runs import check_saved_settings
 from safety_rlhf.task.gold_tables import success_table
 from safety_rlhf.task.metrics import decision_metrics, decision_shares, format_metric
 
@@ -118,10 +119,15 @@ def load_run(target: str | Path, algo: str | None = None) -> LoadedRun:
             raise ValueError(f"{config_path}: invalid YAML: {exc}") from exc
         if not isinstance(config, dict):
             raise ValueError(f"{config_path}: expected a mapping")
-    run = config.get("run") or {}
+    run, env_kwargs = config.get("run") or {}, config.get("env_kwargs") or {}
+    if not isinstance(run, dict) or not isinstance(env_kwargs, dict):
+        raise ValueError(f"{config_path}: 'run' and 'env_kwargs' must be mappings")
+    if config_path is not None:  # untrusted: names no code, reads no file outside the run
+        run, env_kwargs = check_saved_settings(
+            run, env_kwargs, config_path.parent, str(config_path)
+        )
     algo_name = str(algo or run.get("algo") or "ppo").lower()
     env_id = str(run.get("env") or DEFAULT_ENV)
-    env_kwargs = dict(config.get("env_kwargs") or {})
 
     cls = get_algorithm(algo_name)
     try:

@@ -53,6 +53,7 @@ from safety_rlhf.agents.prompt_evaluation import evaluate_policy_on_prompts, mak
 from safety_rlhf.agents.safe_load import load_model
 from safety_rlhf.data.atomic_files import atomic_write_text, write_json, write_yaml
 from safety_rlhf.experiments.run_files import make_run_dir, run_environment
+from safety_rlhf.experiments.saved_runs import check_saved_settings
 from safety_rlhf.experiments.train_config import VEC_ENVS, TrainConfig, TrainResult
 from safety_rlhf.reward.cost import make_cost_model
 
@@ -188,6 +189,11 @@ def resume_config(run_dir: str | os.PathLike[str]) -> TrainConfig:
     algo_kwargs = config.get("algo_kwargs") if isinstance(config, dict) else None
     if not isinstance(saved, dict) or not isinstance(algo_kwargs, dict):
         raise ValueError(f"{path}: expected the mappings 'run' and 'algo_kwargs' of a train run")
+    env_kwargs = saved.get("env_kwargs") or {}
+    if not isinstance(env_kwargs, dict):
+        raise ValueError(f"{path}: run: env_kwargs must be a mapping")
+    # untrusted: names no code, reads no file outside the run folder
+    saved, saved["env_kwargs"] = check_saved_settings(saved, env_kwargs, Path(run_dir), str(path))
     types = {f.name: f for f in fields(TrainConfig)}
     missing = sorted({"algo", "env", "seed", "n_envs", "n_timesteps", "policy"} - set(saved))
     if missing:

@@ -48,6 +48,14 @@ class RewardModel(ABC):
 
     name: str = ""
     reads_gold_columns: ClassVar[bool] = False
+    #: Whether the ``ARGUMENT`` of ``"name:ARGUMENT"`` is a path (a checkpoint folder): a
+    #: spec read from a run folder may then only name a path inside that folder.
+    argument_is_path: ClassVar[bool] = False
+
+    @classmethod
+    def nested_weights(cls, argument: str) -> list[tuple[str, float]]:
+        """``(spec, weight)`` of each nested spec of ``"name:argument"`` (default: none)."""
+        return []
 
     @classmethod
     def nested_specs(cls, argument: str) -> list[str]:

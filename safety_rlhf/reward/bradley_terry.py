@@ -218,6 +218,7 @@ class BradleyTerryRewardModel(RewardModel):
 
     #: The checkpoint folder this model was loaded from (``None``: built in memory).
     path: Path | None
+    argument_is_path = True
 
     def __init__(self, path: str | os.PathLike[str], batch_size: int = 4096) -> None:
         config, state = load_checkpoint(path)

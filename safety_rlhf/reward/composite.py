@@ -109,6 +109,11 @@ class CompositeRewardModel(RewardModel):
     """
 
     @classmethod
+    def nested_weights(cls, argument: str) -> list[tuple[str, float]]:
+        """``(part spec, weight)`` of ``"composite:ARGUMENT"``."""
+        return [(str(spec), weight) for spec, weight in parse_weights(argument)]
+
+    @classmethod
     def nested_specs(cls, argument: str) -> list[str]:
         """The part specs of ``"composite:ARGUMENT"`` (checked, never built, by
         :func:`~safety_rlhf.reward.registry.check_spec_from_file`)."""

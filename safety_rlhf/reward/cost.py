@@ -38,7 +38,7 @@ from safety_rlhf.data.safety_annotations import SafetyAnnotatorConfig
 from safety_rlhf.reward.base import RewardModel, RewardModelError, ScoreFn
 from safety_rlhf.reward.bradley_terry import BradleyTerryRewardModel, load_checkpoint
 from safety_rlhf.reward.detectors import response_style
-from safety_rlhf.reward.registry import make_from_registry, register_in
+from safety_rlhf.reward.registry import check_spec_from_file, make_from_registry, register_in
 from safety_rlhf.task.gold_tables import cost_table
 from safety_rlhf.task.strategies import ANSWERED, Strategy, render_responses
 
@@ -48,6 +48,7 @@ __all__ = [
     "CostModelConfig",
     "GoldCostModel",
     "LearnedCostModel",
+    "check_cost_spec_from_file",
     "cost_model_metrics",
     "list_cost_models",
     "make_cost_model",
@@ -74,6 +75,14 @@ def register_cost_model(name: str) -> Callable[[Any], Any]:
 def list_cost_models() -> list[str]:
     """Names of the registered cost models, sorted."""
     return sorted(_COST_REGISTRY)
+
+
+def check_cost_spec_from_file(
+    spec: object, source: str, base_dir: str | os.PathLike[str] | None = None
+) -> str:
+    """:func:`~safety_rlhf.reward.registry.check_spec_from_file` for cost-model specs: only
+    registered cost models (and their checkpoint paths inside ``base_dir``)."""
+    return check_spec_from_file(spec, source, _COST_REGISTRY, "cost model", base_dir)
 
 
 def make_cost_model(spec: str | RewardModel | ScoreFn, **kwargs: Any) -> RewardModel:

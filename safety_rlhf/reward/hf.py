@@ -65,6 +65,8 @@ class HFRewardModel(RewardModel):
         labels does not fit ``output``.
     """
 
+    argument_is_path = True
+
     def __init__(
         self,
         path: str | os.PathLike[str],

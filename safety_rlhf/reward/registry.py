@@ -8,7 +8,9 @@ spec read from a file (untrusted) may be built; :func:`register_in` and
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from safety_rlhf.reward.base import CallableRewardModel, RewardModel, RewardModelError, ScoreFn
@@ -129,6 +131,7 @@ def check_spec_from_file(
     source: str,
     registry: dict[str, type[RewardModel]] | None = None,
     kind: str = "reward model",
+    base_dir: str | os.PathLike[str] | None = None,
 ) -> str:
     """``spec`` if it may be used when read from a file (a run's ``config.yaml``, a saved
     benchmark cell): a registered name or ``"name:argument"`` of a registered kind, with
@@ -143,6 +146,10 @@ def check_spec_from_file(
     :param registry: the registry the spec names a model of (default: the reward models;
         the cost models pass theirs).
     :param kind: what the spec is, for messages (default ``"reward model"``).
+    :param base_dir: the folder the file belongs to (a run folder): a path argument
+        (``bradley-terry:PATH``, ``hf:PATH``, ``classifier:PATH``) must then lie inside it
+        and is resolved against it; ``None``: paths are not checked.
+    :return: the spec, with path arguments resolved against ``base_dir``.
     :raises RewardModelError: one line naming ``source`` and why.
     """
     if not isinstance(spec, str) or not spec.strip():
@@ -159,9 +166,33 @@ def check_spec_from_file(
             f"registered model ({', '.join(sorted(registry))}, or NAME:ARGUMENT of one); "
             "pass any other spec explicitly (on the command line, or from Python)"
         )
-    for nested in cls.nested_specs(arg) if sep else ():
-        check_spec_from_file(nested, source)  # composite parts are reward models
+    if sep and cls.argument_is_path and base_dir is not None:
+        return f"{name}:{inside(arg, base_dir, f'{source}: {kind} {text!r}')}"
+    nested = cls.nested_specs(arg) if sep else []
+    if nested and base_dir is not None:  # composite: rebuild it from its checked parts
+        parts = [
+            (check_spec_from_file(str(part), source, base_dir=base_dir), weight)
+            for part, weight in cls.nested_weights(arg)
+        ]
+        return f"{name}:" + ",".join(f"{part}={weight!r}" for part, weight in parts)
+    for part in nested:
+        check_spec_from_file(part, source)  # composite parts are reward models
     return text
+
+
+def inside(path: str | os.PathLike[str], base_dir: str | os.PathLike[str], what: str) -> str:
+    """``path`` resolved against ``base_dir``, if it lies inside it (links followed).
+
+    :raises RewardModelError: naming ``what``, for a path outside ``base_dir``.
+    """
+    base = Path(base_dir).resolve()
+    resolved = (base / path).resolve()
+    if resolved != base and base not in resolved.parents:
+        raise RewardModelError(
+            f"{what}: the path {str(path)!r} lies outside {base}; a path read from a run "
+            "folder must stay inside it (give another path on the command line)"
+        )
+    return str(resolved)
 
 
 def _import_object(
