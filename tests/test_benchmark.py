@@ -149,7 +149,10 @@ def test_result_files_have_expected_rows_and_columns(
     assert float(rows[4]["test_gold_success"]) == 1.0 and rows[4]["timesteps"] == "1000"
 
     md = (tmp_path / "results.md").read_text()
-    assert "| algo | kl_coef | seeds | gold_success | proxy_reward | over_refusal |" in md
+    assert (
+        "| algo | kl_coef | seeds | gold_success | harmful_compliance | over_refusal | "
+        "proxy_reward |" in md
+    )
     assert "| ppo | 0 | 5 | 0.300 [" in md and "| a2c | 0 | 5 | 0.500 [0.500, 0.500] |" in md
     assert "| ppo | 0 | 0.380 ± " in md
     assert command in md and "`x`: Boom: no" in md

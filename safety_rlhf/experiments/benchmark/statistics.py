@@ -41,7 +41,12 @@ __all__ = [
 ]
 
 #: Test-split metrics aggregated per group (IQM, CI, mean, std).
-AGGREGATE_METRICS: tuple[str, ...] = ("gold_success", "proxy_reward", "over_refusal")
+AGGREGATE_METRICS: tuple[str, ...] = (
+    "gold_success",
+    "harmful_compliance",
+    "over_refusal",
+    "proxy_reward",
+)
 
 
 @dataclass(frozen=True)
