@@ -29,6 +29,11 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
+def _key(i: int) -> str:
+    """A cache entry's file name: a SHA-256 in hex."""
+    return f"{i:064x}.npz"
+
+
 def _only_file(folder: Path) -> Path:
     files = [p for p in folder.rglob("*") if p.is_file()]
     assert len(files) == 1, files
@@ -79,7 +84,7 @@ def test_planted_nan_rewards_never_reach_the_agent(cache: Path) -> None:
 
 
 def test_load_arrays_is_a_miss_for_a_missing_array_name(cache: Path) -> None:
-    path = cache / "kind" / "entry.npz"
+    path = cache / "kind" / _key(1)
     save_arrays(path, {"a": np.ones(3, np.float32)})
     assert load_arrays(path, finite=["a"])["a"].tolist() == [1.0, 1.0, 1.0]
     with pytest.warns(RuntimeWarning, match="no array 'b'"):
@@ -90,12 +95,12 @@ def test_load_arrays_is_a_miss_for_a_missing_array_name(cache: Path) -> None:
 def test_stale_temporaries_are_removed_and_fresh_ones_kept(cache: Path) -> None:
     folder = cache / "tables"
     folder.mkdir(parents=True)
-    stale, fresh = folder / ".x.npz.1.tmp", folder / ".y.npz.2.tmp"
+    stale, fresh = folder / f".{_key(1)}.a1.tmp", folder / f".{_key(2)}.b2.tmp"
     stale.write_bytes(b"half")
     fresh.write_bytes(b"being written")
     two_hours_ago = time.time() - 7200
     os.utime(stale, (two_hours_ago, two_hours_ago))
-    save_arrays(folder / "entry.npz", {"a": np.zeros(2)})
+    save_arrays(folder / _key(3), {"a": np.zeros(2)})
     assert not stale.exists() and fresh.exists()
 
 
@@ -103,7 +108,7 @@ def test_the_cache_is_bounded_oldest_first(cache: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("SAFETY_RLHF_CACHE_MAX_MB", "1")  # 1 MiB
     big = np.zeros(300_000, np.float32)  # about 1.2 MB as .npz: more than the bound alone
     small = np.zeros(50_000, np.float32)  # about 0.2 MB
-    paths = [cache / "k" / f"{i}.npz" for i in range(4)]
+    paths = [cache / "k" / _key(i) for i in range(4)]
     for i, path in enumerate(paths[:3]):
         save_arrays(path, {"a": small})
         os.utime(path, (1_000 + i, 1_000 + i))  # 0 oldest
@@ -114,10 +119,17 @@ def test_the_cache_is_bounded_oldest_first(cache: Path, monkeypatch: pytest.Monk
     assert paths[0].exists()
 
 
-def test_cache_clear_deletes_entries_only(cache: Path, capsys: pytest.CaptureFixture) -> None:
-    save_arrays(cache / "tables" / "a.npz", {"a": np.zeros(4)})
-    save_arrays(cache / "minilm" / "b.npz", {"a": np.zeros(4)})
+def test_cache_clear_deletes_the_caches_own_files_only(
+    cache: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Whatever $SAFETY_RLHF_CACHE points at, only files named like the cache's entries
+    (``<kind>/<sha256>.npz``) are deleted: a user's own arrays stay."""
+    save_arrays(cache / "tables" / _key(1), {"a": np.zeros(4)})
+    save_arrays(cache / "minilm" / _key(2), {"a": np.zeros(4)})
     (cache / "notes.txt").write_text("mine")
+    np.save(cache / "tables" / "my_results.npy", np.zeros(3))
+    np.savez(cache / "my_data.npz", a=np.zeros(3))
     assert main(["cache", "clear"]) == 0
     assert "deleted 2 files" in capsys.readouterr().out
-    assert [p.name for p in cache.rglob("*") if p.is_file()] == ["notes.txt"]
+    left = sorted(p.name for p in cache.rglob("*") if p.is_file())
+    assert left == ["my_data.npz", "my_results.npy", "notes.txt"]

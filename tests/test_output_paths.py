@@ -167,3 +167,63 @@ def test_reward_model_train_rewrites_its_own_output(tmp_path: Path, pairs_file: 
                                                "model.safetensors"}  # fmt: skip
     assert main(_train_argv(pairs_file, out, "--seed", "1")) == 0  # its own output: allowed
     assert json.loads((out / "config.json").read_text())["training"]["seed"] == 1
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    runs = tmp_path_factory.mktemp("runs")
+    argv = ["train", "--reward-model", "rule", "--timesteps", "64", "--n-envs", "2",
+            "--hyperparams", "n_steps:16", "batch_size:32", "--checkpoint-freq", "0",
+            "--log-dir", str(runs), "--no-progress-bar"]  # fmt: skip
+    assert main(argv) == 0
+    (run,) = runs.iterdir()
+    return run
+
+
+def test_evaluate_out_never_replaces_a_link_or_a_fifo(
+    tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    target = tmp_path / "system-file"
+    target.write_text("keep")
+    link = tmp_path / "stdout-like-link"
+    link.symlink_to(target)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for out, why in ((link, "symbolic link"), (fifo, "not a regular file")):
+        assert main(["evaluate", str(tiny_run), "--out", str(out)]) == 2
+        _one_error_line(capsys.readouterr().err, "--out", why)
+    assert link.is_symlink() and target.read_text() == "keep"
+    assert fifo.exists() and not fifo.is_file()
+    out = tmp_path / "result.json"
+    assert main(["evaluate", str(tiny_run), "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["n_prompts"] > 0
+
+
+def test_train_log_dir_may_not_be_a_link_or_in_the_package(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "runs-link"
+    link.symlink_to(real)
+    for log_dir, why in ((link, "symbolic link"), (PACKAGE_DIR / "runs", "installed package")):
+        argv = ["train", "--reward-model", "rule", "--timesteps", "64", "--log-dir",
+                str(log_dir), "--no-progress-bar"]  # fmt: skip
+        assert main(argv) == 2
+        _one_error_line(capsys.readouterr().err, "--log-dir", why)
+    assert not any(real.iterdir()) and not (PACKAGE_DIR / "runs").exists()
+
+
+def test_benchmark_out_keeps_a_folder_of_other_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "results.md").write_text("my own notes")
+    (home / "thesis.tex").write_text("...")
+    argv = ["benchmark", "--algos", "ppo", "--seeds", "1", "--timesteps", "64",
+            "--out", str(home)]  # fmt: skip
+    assert main(argv) == 2
+    _one_error_line(capsys.readouterr().err, "--out", "not an output of 'benchmark'")
+    assert (home / "results.md").read_text() == "my own notes"
+    assert sorted(p.name for p in home.iterdir()) == ["results.md", "thesis.tex"]

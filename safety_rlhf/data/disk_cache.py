@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import time
 import warnings
 import zipfile
@@ -136,10 +137,22 @@ def save_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
         _tidy(cache_dir())
 
 
+#: Names of the files the cache writes: ``<kind>/<sha256>.npz`` (``.npy`` from earlier
+#: versions) and their temporaries ``<kind>/.<sha256>.npz.<random>.tmp``. Nothing else in
+#: the folder is ever deleted, whatever ``$SAFETY_RLHF_CACHE`` points at.
+_ENTRY = re.compile(r"^(\.)?[0-9a-f]{64}\.np[yz](?(1)\.[^/]+\.tmp)$")
+
+
 def _entries(root: Path) -> list[Path]:
-    if not root.is_dir():
+    if not root.is_dir() or root.is_symlink():
         return []
-    return [p for p in root.rglob("*") if p.is_file() and not p.is_symlink()]
+    return [
+        p
+        for kind in root.iterdir()
+        if kind.is_dir() and not kind.is_symlink()
+        for p in kind.iterdir()
+        if _ENTRY.match(p.name) and p.is_file() and not p.is_symlink()
+    ]
 
 
 def _tidy(root: Path) -> None:
@@ -176,9 +189,8 @@ def clear_cache(root: Path | None = None) -> tuple[int, int]:
     deleted. Only files the cache writes are touched: anything else in the folder stays."""
     files = freed = 0
     for path in _entries(cache_dir() if root is None else root):
-        if path.suffix in (".npz", ".npy", ".tmp"):
+        with contextlib.suppress(OSError):
             size = path.stat().st_size
-            with contextlib.suppress(OSError):
-                path.unlink()
-                files, freed = files + 1, freed + size
+            path.unlink()
+            files, freed = files + 1, freed + size
     return files, freed

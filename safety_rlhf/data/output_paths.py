@@ -36,6 +36,7 @@ __all__ = [
     "OutputPathError",
     "check_output_dir",
     "check_output_file",
+    "check_output_root",
     "write_output_dir",
 ]
 
@@ -72,6 +73,22 @@ def check_output_file(path: str | os.PathLike[str], what: str = "--out") -> Path
     if p.exists() and not p.is_file():
         kind = "a folder" if p.is_dir() else "not a regular file (a FIFO, socket or device)"
         raise OutputPathError(f"{what} {p}: {kind}; refusing to replace it")
+    _check_outside_package(p, what)
+    return p
+
+
+def check_output_root(path: str | os.PathLike[str], what: str = "--log-dir") -> Path:
+    """``path`` as a :class:`~pathlib.Path` if a command may make new folders in it (run
+    folders): a folder or a new path, not a link, outside the package. Nothing in it is
+    overwritten: each run gets a new folder of its own.
+
+    :raises OutputPathError: naming ``what`` and ``path``.
+    """
+    p = Path(path)
+    if p.is_symlink():
+        raise OutputPathError(f"{what} {p}: is a symbolic link; refusing to write through it")
+    if p.exists() and not p.is_dir():
+        raise OutputPathError(f"{what} {p}: exists and is not a folder")
     _check_outside_package(p, what)
     return p
 

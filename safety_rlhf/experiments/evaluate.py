@@ -31,6 +31,7 @@ from safety_rlhf.agents.algorithms import get_algorithm
 from safety_rlhf.agents.prompt_evaluation import make_strategy_env, policy_decisions
 from safety_rlhf.agents.safe_load import UnsafeModelFileError, load_model
 from safety_rlhf.data.atomic_files import write_json
+from safety_rlhf.data.output_paths import check_output_file
 from safety_rlhf.experiments.cli_errors import reported
 from safety_rlhf.experiments.metrics_table import metrics_table
 from safety_rlhf.experiments.saved_runs import check_saved_settings
@@ -248,6 +249,8 @@ def evaluate_run(
     """
     if prompts is not None and not Path(prompts).is_file():
         raise FileNotFoundError(f"{prompts}: prompt file not found")
+    if out is not None:
+        check_output_file(out)  # before the work: a link, FIFO or folder is refused
     loaded = load_run(target, algo=algo)
     kwargs = dict(loaded.env_kwargs)
     if reward_model is not None:

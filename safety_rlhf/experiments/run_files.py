@@ -12,6 +12,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from safety_rlhf.data.output_paths import check_output_root
+
 __all__ = ["PACKAGES", "code_provenance", "make_run_dir", "run_environment", "source_digest"]
 
 #: Distributions whose versions a run records (what its numbers depend on).
@@ -31,10 +33,13 @@ PACKAGES = (
 
 
 def make_run_dir(root: str | os.PathLike[str], env_id: str, algo: str, seed: int) -> Path:
-    """Create ``root/<env>__<algo>__<seed>__<time>`` (CleanRL-style run name), unique."""
+    """Create ``root/<env>__<algo>__<seed>__<time>`` (CleanRL-style run name), unique.
+
+    ``root`` follows the output rule of :mod:`safety_rlhf.data.output_paths` (not a link,
+    not inside the package); the run folder is always new."""
     env = env_id.split(":", 1)[-1]
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = Path(root) / f"{env}__{algo}__{seed}__{stamp}"
+    base = check_output_root(root) / f"{env}__{algo}__{seed}__{stamp}"
     path, k = base, 1
     while True:
         try:

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from safety_rlhf.data.atomic_files import atomic_write_text, write_json
+from safety_rlhf.data.output_paths import MARKER, check_output_dir
 from safety_rlhf.experiments import train as train_module
 from safety_rlhf.experiments.benchmark.grid import (
     DONE_FILE,
@@ -128,6 +129,21 @@ class BenchmarkResult:
     """Wall time of this invocation."""
 
 
+#: What a benchmark folder holds: an earlier benchmark's folder (also from versions before
+#: the marker file) may be continued.
+BENCHMARK_ENTRIES = frozenset(
+    {"runs", "results.md", "results.csv", "curves.png", "intervals.png", "profiles.png", MARKER}
+)
+
+
+def _check_out(out: Path) -> Path:
+    """``--out`` follows the output rule (:mod:`safety_rlhf.data.output_paths`): a new or
+    empty folder, or an earlier benchmark's; never a link, a file, or inside the package.
+    It is marked as a benchmark folder once its cells are checked, before any runs."""
+    ours = out.is_dir() and not out.is_symlink() and set(os.listdir(out)) <= BENCHMARK_ENTRIES
+    return check_output_dir(out, "benchmark", overwrite=ours)
+
+
 def run_benchmark(
     cfg: BenchmarkConfig,
     argv: Sequence[str] | None = None,
@@ -149,7 +165,7 @@ def run_benchmark(
     start = time.perf_counter()
     argv = list(sys.argv[1:] if argv is None else argv)
     validate(cfg)
-    out = Path(cfg.out)
+    out = _check_out(Path(cfg.out))
     cells = grid_cells(cfg)
     code = software()
     extra = {"commit": code_provenance()}
@@ -183,6 +199,7 @@ def run_benchmark(
             f"{out}: finished cell(s) {', '.join(foreign)} were made with other settings{what}; "
             "use another --out or delete them"
         )
+    atomic_write_text(out / MARKER, json.dumps({"command": "benchmark"}) + "\n")
     for name, record in done.items():
         log(f"skip {name}: already done ({_summary_line(record)})")
     for line in reruns:
