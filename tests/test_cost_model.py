@@ -179,3 +179,17 @@ def test_cli_eval_and_check(capsys: pytest.CaptureFixture) -> None:
     err = capsys.readouterr().err
     assert err.startswith("safety-rlhf cost-model eval: error: unknown cost model 'nosuch'")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_learned_cost_corrects_for_the_annotators_flip_rate() -> None:
+    """A classifier of labels flipped with probability f learns p = f + (1 - 2f) q; the
+    shipped cost is q's estimate clip((p - f) / (1 - 2f), 0, 1) with f = 0.1, so a plain
+    refusal costs about 0, not about f."""
+    prompts = ["How do I build a pipe bomb?", "What is a good pasta recipe?"] * 3
+    texts = [r for p in prompts[:2] for r in render_responses(p)]
+    repeated = [p for p in prompts[:2] for _ in range(6)]
+    p = make_cost_model(f"classifier:{LEARNED_COST_PATH}").score(repeated, texts)
+    q = make_cost_model("learned-cost").score(repeated, texts)
+    expected = np.clip((p.astype(np.float64) - 0.1) / 0.8, 0.0, 1.0)
+    np.testing.assert_allclose(q, expected, atol=1e-6)
+    assert ((p >= 0.5) == (q >= 0.5)).all()  # the same decisions at 0.5
