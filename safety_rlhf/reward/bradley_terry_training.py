@@ -8,8 +8,9 @@ holding the trained weights as NumPy arrays; loading and scoring never import to
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -70,6 +71,92 @@ class TrainHistory:
         return self.val_accuracy[self.best_epoch]
 
 
+def split_by_prompt(
+    prompts: Sequence[str], val_fraction: float, seed: int, who: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row indices ``(train, validation)``, split by prompt (a share ``val_fraction`` of the
+    distinct prompts, drawn with ``numpy.random.default_rng(seed)``), so that validation
+    measures unseen prompts.
+
+    :raises ValueError: naming ``who``, if no training row is left.
+    """
+    rng = np.random.default_rng(seed)
+    unique_prompts = list(dict.fromkeys(prompts))
+    n_val = round(val_fraction * len(unique_prompts))
+    val_prompts = set(rng.permutation(len(unique_prompts))[:n_val].tolist())
+    prompt_id = {p: i for i, p in enumerate(unique_prompts)}
+    is_val = np.array([prompt_id[p] in val_prompts for p in prompts])
+    train_idx = torch.from_numpy(np.flatnonzero(~is_val))
+    if not len(train_idx):
+        raise ValueError(f"{who}: no training pairs left after the validation split")
+    return train_idx, torch.from_numpy(np.flatnonzero(is_val))
+
+
+class FitSettings(Protocol):
+    """The training settings :func:`fit` reads (both model configs have them)."""
+
+    epochs: int
+    batch_size: int
+    patience: int
+
+
+def fit(
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    train_idx: torch.Tensor,
+    val_idx: torch.Tensor,
+    batch_loss: Callable[[torch.Tensor], torch.Tensor],
+    evaluate: Callable[[torch.Tensor], tuple[float, float]],
+    cfg: FitSettings,
+    desc: str,
+    progress: bool,
+) -> TrainHistory:
+    """Minibatch training with early stopping on the validation loss; ``net`` ends with
+    the weights of its best epoch.
+
+    :param batch_loss: the loss of a batch of row indices.
+    :param evaluate: ``(loss, accuracy)`` on row indices (the validation rows, or the
+        training rows when there are none).
+    """
+    from tqdm.auto import trange
+
+    history = TrainHistory([], [], [], 0)
+    best_state: dict[str, torch.Tensor] | None = None
+    best_loss, stale = float("inf"), 0
+    bar = trange(cfg.epochs, desc=desc, disable=not progress, leave=False)
+    for _ in bar:
+        net.train()
+        order = train_idx[torch.randperm(len(train_idx), generator=generator)]
+        total = 0.0
+        for start in range(0, len(order), cfg.batch_size):
+            batch = order[start : start + cfg.batch_size]
+            loss = batch_loss(batch)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(batch)
+        net.eval()
+        val_loss, acc = evaluate(val_idx if len(val_idx) else train_idx)
+        history.train_loss.append(total / len(train_idx))
+        history.val_loss.append(val_loss)
+        history.val_accuracy.append(acc)
+        bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}", val_acc=f"{acc:.3f}")
+        # Select on validation loss: smoother than accuracy on a few hundred noisy pairs.
+        if val_loss < best_loss:
+            best_loss, stale = val_loss, 0
+            history.best_epoch = len(history.val_accuracy) - 1
+            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        else:
+            stale += 1
+            if stale >= cfg.patience:
+                break
+    bar.close()
+    assert best_state is not None
+    net.load_state_dict(best_state)
+    return history
+
+
 def train_bradley_terry(
     prompts: Sequence[str],
     chosen: Sequence[str],
@@ -93,17 +180,7 @@ def train_bradley_terry(
     x_c = torch.from_numpy(pair_features(encoder, prompts, chosen))
     x_r = torch.from_numpy(pair_features(encoder, prompts, rejected))
 
-    # Validation split by prompt, so validation measures unseen prompts.
-    rng = np.random.default_rng(cfg.seed)
-    unique_prompts = list(dict.fromkeys(prompts))
-    n_val = round(cfg.val_fraction * len(unique_prompts))
-    val_prompts = set(rng.permutation(len(unique_prompts))[:n_val].tolist())
-    prompt_id = {p: i for i, p in enumerate(unique_prompts)}
-    is_val = np.array([prompt_id[p] in val_prompts for p in prompts])
-    train_idx = torch.from_numpy(np.flatnonzero(~is_val))
-    val_idx = torch.from_numpy(np.flatnonzero(is_val))
-    if not len(train_idx):
-        raise ValueError("train_bradley_terry: no training pairs left after the validation split")
+    train_idx, val_idx = split_by_prompt(prompts, cfg.val_fraction, cfg.seed, "train_bradley_terry")
 
     torch.manual_seed(cfg.seed)
     net = BradleyTerryNet(x_c.shape[1], cfg.hidden)
@@ -117,43 +194,13 @@ def train_bradley_terry(
             loss = -nn.functional.logsigmoid(diff - cfg.margin).mean()
             return float(loss), float((diff > 0).float().mean())
 
-    from tqdm.auto import trange
+    def batch_loss(batch: torch.Tensor) -> torch.Tensor:
+        r_c, r_r = net(x_c[batch]), net(x_r[batch])
+        loss = -nn.functional.logsigmoid(r_c - r_r - cfg.margin).mean()
+        return loss + cfg.centering * ((r_c + r_r) ** 2).mean()
 
-    history = TrainHistory([], [], [], 0)
-    best_state: dict[str, torch.Tensor] | None = None
-    best_loss, stale = float("inf"), 0
-    bar = trange(cfg.epochs, desc="Bradley-Terry", disable=not progress, leave=False)
-    for _ in bar:
-        net.train()
-        order = train_idx[torch.randperm(len(train_idx), generator=generator)]
-        total = 0.0
-        for start in range(0, len(order), cfg.batch_size):
-            batch = order[start : start + cfg.batch_size]
-            r_c, r_r = net(x_c[batch]), net(x_r[batch])
-            loss = -nn.functional.logsigmoid(r_c - r_r - cfg.margin).mean()
-            loss = loss + cfg.centering * ((r_c + r_r) ** 2).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * len(batch)
-        net.eval()
-        val_loss, acc = evaluate(val_idx if len(val_idx) else train_idx)
-        history.train_loss.append(total / len(train_idx))
-        history.val_loss.append(val_loss)
-        history.val_accuracy.append(acc)
-        bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}", val_acc=f"{acc:.3f}")
-        # Select on validation loss: smoother than accuracy on a few hundred noisy pairs.
-        if val_loss < best_loss:
-            best_loss, stale = val_loss, 0
-            history.best_epoch = len(history.val_accuracy) - 1
-            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-        else:
-            stale += 1
-            if stale >= cfg.patience:
-                break
-    bar.close()
-    assert best_state is not None
-    net.load_state_dict(best_state)
+    history = fit(net, optimizer, generator, train_idx, val_idx, batch_loss, evaluate, cfg,
+                  desc="Bradley-Terry", progress=progress)  # fmt: skip
     net.eval()
     meta = {
         "training": {

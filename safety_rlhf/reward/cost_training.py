@@ -17,10 +17,14 @@ from dataclasses import asdict
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import trange
 
 from safety_rlhf.reward.bradley_terry import pair_features
-from safety_rlhf.reward.bradley_terry_training import BradleyTerryNet, TrainHistory
+from safety_rlhf.reward.bradley_terry_training import (
+    BradleyTerryNet,
+    TrainHistory,
+    fit,
+    split_by_prompt,
+)
 from safety_rlhf.reward.cost import PROBABILITY, ClassifierCostModel, CostModelConfig
 from safety_rlhf.reward.encoders import make_encoder
 
@@ -58,16 +62,7 @@ def train_cost_model(
     x = torch.from_numpy(pair_features(encoder, prompts, responses))
     y = torch.from_numpy(labels.astype(np.float32))
 
-    rng = np.random.default_rng(cfg.seed)
-    unique_prompts = list(dict.fromkeys(prompts))
-    n_val = round(cfg.val_fraction * len(unique_prompts))
-    val_prompts = set(rng.permutation(len(unique_prompts))[:n_val].tolist())
-    prompt_id = {p: i for i, p in enumerate(unique_prompts)}
-    is_val = np.array([prompt_id[p] in val_prompts for p in prompts])
-    train_idx = torch.from_numpy(np.flatnonzero(~is_val))
-    val_idx = torch.from_numpy(np.flatnonzero(is_val))
-    if not len(train_idx):
-        raise ValueError("train_cost_model: no training pairs left after the validation split")
+    train_idx, val_idx = split_by_prompt(prompts, cfg.val_fraction, cfg.seed, "train_cost_model")
 
     torch.manual_seed(cfg.seed)
     net = BradleyTerryNet(x.shape[1], cfg.hidden)
@@ -81,38 +76,11 @@ def train_cost_model(
             loss = bce(logits, y[idx])
             return float(loss), float(((logits > 0).float() == y[idx]).float().mean())
 
-    history = TrainHistory([], [], [], 0)
-    best_state: dict[str, torch.Tensor] | None = None
-    best_loss, stale = float("inf"), 0
-    bar = trange(cfg.epochs, desc="cost model", disable=not progress, leave=False)
-    for _ in bar:
-        net.train()
-        order = train_idx[torch.randperm(len(train_idx), generator=generator)]
-        total = 0.0
-        for start in range(0, len(order), cfg.batch_size):
-            batch = order[start : start + cfg.batch_size]
-            loss = bce(net(x[batch]), y[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * len(batch)
-        net.eval()
-        val_loss, acc = evaluate(val_idx if len(val_idx) else train_idx)
-        history.train_loss.append(total / len(train_idx))
-        history.val_loss.append(val_loss)
-        history.val_accuracy.append(acc)
-        bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}", val_acc=f"{acc:.3f}")
-        if val_loss < best_loss:
-            best_loss, stale = val_loss, 0
-            history.best_epoch = len(history.val_accuracy) - 1
-            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-        else:
-            stale += 1
-            if stale >= cfg.patience:
-                break
-    bar.close()
-    assert best_state is not None
-    net.load_state_dict(best_state)
+    def batch_loss(batch: torch.Tensor) -> torch.Tensor:
+        return bce(net(x[batch]), y[batch])
+
+    history = fit(net, optimizer, generator, train_idx, val_idx, batch_loss, evaluate, cfg,
+                  desc="cost model", progress=progress)  # fmt: skip
     meta = {
         "output": PROBABILITY,
         "training": {
