@@ -9,7 +9,10 @@ steps x n) of three vector envs made with ``gym.make_vec``:
 - CartPoleVectorEnv: ``gym.make_vec("CartPole-v1", ..., "vector_entry_point")``, Gymnasium's
   NumPy-batched CartPole, the reference for a native vector env;
 - SyncVectorEnv: ``gym.make_vec("SafetyRLHF-v0", ..., vectorization_mode="sync")``, n copies
-  of the single env stepped in a Python loop.
+  of the single env stepped in a Python loop, in the native env's autoreset mode
+  (``same_step``): a ``SafetyRLHF-v0`` episode is one prompt, and in Gymnasium's default
+  ``next_step`` mode every other call would be a reset that answers nothing, so both columns
+  count answered prompts.
 
 Each cell steps ``max(--env-steps / n, --min-vector-steps)`` vector steps with integer
 actions of shape ``(n,)`` precomputed from a seeded ``np.random.default_rng`` (sampling is
@@ -49,7 +52,12 @@ def make_native(env_id: str, n: int) -> gym.vector.VectorEnv:
 
 def make_sync(env_id: str, n: int) -> gym.vector.VectorEnv:
     """``n`` copies of the single env in Gymnasium's ``SyncVectorEnv``."""
-    return gym.make_vec(env_id, num_envs=n, vectorization_mode="sync")
+    return gym.make_vec(
+        env_id,
+        num_envs=n,
+        vectorization_mode="sync",
+        vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP},
+    )
 
 
 def measure(
