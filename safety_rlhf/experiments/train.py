@@ -42,6 +42,7 @@ from safety_rlhf.agents.checkpoints import (
     read_checkpoint,
     restore_rng,
 )
+from safety_rlhf.agents.interrupts import Interrupted, StopOnSignal
 from safety_rlhf.agents.kl_penalty import KLPenaltyCallback, check_kl_coef
 from safety_rlhf.agents.lagrangian import (
     LagrangeMultiplier,
@@ -335,17 +336,16 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
     if cfg.kl_coef > 0:
         # first: every other callback's rollout end sees the penalised rollout
         callbacks.insert(0, KLPenaltyCallback(cfg.kl_coef))
+    m = multiplier
+    extra = None if m is None else lambda: {"lagrange_multiplier": m.value}
     if cfg.checkpoint_freq > 0:
-        m = multiplier
-        callbacks.append(
-            RunCheckpointCallback(
-                run_dir / "checkpoint",
-                cfg.checkpoint_freq,
-                extra=None if m is None else lambda: {"lagrange_multiplier": m.value},
-            )
-        )
+        callbacks.append(RunCheckpointCallback(run_dir / "checkpoint", cfg.checkpoint_freq, extra))
+    # first: SIGINT / SIGTERM stop at a rollout boundary, with a checkpoint, before the rest
+    stop = StopOnSignal(run_dir / "checkpoint", extra)
+    callbacks.insert(0, stop)
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.torch_threads)
+    stop.arm()
     try:
         model.learn(
             total_timesteps=max(run["n_timesteps"] - done, 0),
@@ -358,7 +358,13 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
             # 4); an episode is one prompt, so 64 keeps a dump every 64 prompts
             **({"log_interval": 64} if isinstance(model, OffPolicyAlgorithm) else {}),
         )
+    except Interrupted as exc:
+        exc.run_dir = run_dir
+        model.logger.close()
+        vec_env.close()
+        raise
     finally:
+        stop.disarm()
         torch.set_num_threads(threads)
     model.save(run_dir / ".tmp-model.zip")
     os.replace(run_dir / ".tmp-model.zip", run_dir / "model.zip")
