@@ -6,18 +6,22 @@ from __future__ import annotations
 import csv
 import io
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
 from stable_baselines3 import PPO
 
 from safety_rlhf.agents.checkpoints import read_checkpoint
+from safety_rlhf.agents.interrupts import Interrupted, StopOnSignal
 from safety_rlhf.agents.safe_load import load_model
+from safety_rlhf.experiments.benchmark import runner
 from safety_rlhf.experiments.cli import main
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads /proc")
@@ -168,3 +172,51 @@ def test_a_signal_during_train_saves_a_checkpoint_and_names_the_resume_command(
     final = load_model(PPO, run_dir / "model.zip", device="cpu")
     assert final.num_timesteps == TOTAL and final._n_updates == EPOCHS * TOTAL // ROLLOUT
     assert json.loads((run_dir / "metrics.json").read_text())["test"]["gold_success"] is not None
+
+
+def _start_grandchild(pid_file: str) -> None:
+    """A benchmark worker's task that starts a child (as a ``SubprocVecEnv`` does) and waits."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    Path(pid_file).write_text(str(child.pid))
+    child.wait()
+
+
+def test_stopping_the_workers_ends_their_children_too(tmp_path: Path) -> None:
+    executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=runner._init_worker)  # fmt: skip
+    pid_file = tmp_path / "grandchild.pid"
+    executor.submit(_start_grandchild, str(pid_file))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not pid_file.is_file():
+        time.sleep(0.05)
+    grandchild = int(pid_file.read_text())
+    workers = [p.pid for p in multiprocessing.active_children()]
+    try:
+        assert _alive(grandchild)
+        runner._stop_workers(executor)
+        deadline = time.monotonic() + 2  # for init to reap it
+        while time.monotonic() < deadline and _alive(grandchild):
+            time.sleep(0.05)
+        assert not _alive(grandchild), "a worker's child survived"
+        assert workers and not [p for p in workers if _alive(p)]
+    finally:
+        if _alive(grandchild):
+            os.kill(grandchild, signal.SIGKILL)
+
+
+def test_the_first_signal_is_held_and_a_second_raises_at_once(tmp_path: Path) -> None:
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    stop = StopOnSignal(tmp_path / "checkpoint")
+    stop.arm()
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)  # a handler that raised would have raised by now
+        assert stop.signum == signal.SIGTERM
+        with pytest.raises(Interrupted) as raised:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+        assert raised.value.signum == signal.SIGINT and raised.value.exit_status == 130
+        assert raised.value.checkpoint is None and not (tmp_path / "checkpoint").exists()
+    finally:
+        stop.disarm()
+    assert {s: signal.getsignal(s) for s in before} == before
