@@ -220,3 +220,29 @@ def test_the_first_signal_is_held_and_a_second_raises_at_once(tmp_path: Path) ->
     finally:
         stop.disarm()
     assert {s: signal.getsignal(s) for s in before} == before
+
+
+def test_ctrl_c_at_the_terminal_stops_a_subproc_env_run_with_one_line(tmp_path: Path) -> None:
+    """A Ctrl-C at the terminal signals the whole foreground process group, env workers too."""
+    argv = ["train", "--reward-model", "rule", "--timesteps", str(TOTAL), "--n-envs", "2",
+            "--vec-env", "subproc", "--hyperparams", "n_steps:64", "batch_size:64",
+            "--log-dir", str(tmp_path), "--no-progress-bar"]  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-c", CLI, *argv], start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if any(p.stat().st_size > 0 for p in tmp_path.glob("*/tb_1/events*")):
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        os.killpg(proc.pid, signal.SIGINT)  # what the terminal does
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err[-2000:]
+    (run_dir,) = tmp_path.iterdir()
+    (line,) = err.splitlines()
+    assert line.endswith(f"continue with: safety-rlhf train --resume {run_dir}")
+    assert read_checkpoint(run_dir)["num_timesteps"] > 0

@@ -20,10 +20,17 @@ from types import FrameType
 from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import SubprocVecEnv
 
 from safety_rlhf.agents.checkpoints import save_run_checkpoint
 
-__all__ = ["SIGNALS", "Interrupted", "StopOnSignal", "signals_raise"]
+__all__ = [
+    "SIGNALS",
+    "Interrupted",
+    "StopOnSignal",
+    "SubprocVecEnvIgnoringSigint",
+    "signals_raise",
+]
 
 #: The signals that stop a run: Ctrl-C and ``kill``'s default.
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -124,3 +131,27 @@ class StopOnSignal(BaseCallback):
 
     def _on_step(self) -> bool:
         return True
+
+
+class _IgnoringSigint:
+    """An env factory whose ``SubprocVecEnv`` worker ignores SIGINT."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
+
+    def __call__(self) -> Any:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return self.make()
+
+
+class SubprocVecEnvIgnoringSigint(SubprocVecEnv):
+    """A ``SubprocVecEnv`` whose workers ignore SIGINT: a Ctrl-C at the terminal reaches
+    every process of the foreground group, and the training process alone decides when to
+    stop (its workers end when it closes them or exits).
+
+    :param env_fns: the env factories, as for ``SubprocVecEnv``.
+    :param start_method: as for ``SubprocVecEnv`` (default: ``forkserver`` where available).
+    """
+
+    def __init__(self, env_fns: list[Callable[[], Any]], start_method: str | None = None) -> None:
+        super().__init__([_IgnoringSigint(f) for f in env_fns], start_method)

@@ -31,7 +31,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.utils import set_random_seed
-from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 import safety_rlhf  # noqa: F401  (registers the env ids)
 from safety_rlhf.agents.algorithms import RUN_KEYS, get_algorithm, load_hyperparams
@@ -42,7 +42,11 @@ from safety_rlhf.agents.checkpoints import (
     read_checkpoint,
     restore_rng,
 )
-from safety_rlhf.agents.interrupts import Interrupted, StopOnSignal
+from safety_rlhf.agents.interrupts import (
+    Interrupted,
+    StopOnSignal,
+    SubprocVecEnvIgnoringSigint,
+)
 from safety_rlhf.agents.kl_penalty import KLPenaltyCallback, check_kl_coef
 from safety_rlhf.agents.lagrangian import (
     LagrangeMultiplier,
@@ -107,7 +111,7 @@ def make_train_vec_env(
         n_envs=n_envs,
         seed=seed,
         env_kwargs={**env_kwargs, "render_mode": None},
-        vec_env_cls=SubprocVecEnv if kind == "subproc" else DummyVecEnv,
+        vec_env_cls=SubprocVecEnvIgnoringSigint if kind == "subproc" else DummyVecEnv,
     )
 
 
