@@ -246,3 +246,26 @@ def test_ctrl_c_at_the_terminal_stops_a_subproc_env_run_with_one_line(tmp_path: 
     (line,) = err.splitlines()
     assert line.endswith(f"continue with: safety-rlhf train --resume {run_dir}")
     assert read_checkpoint(run_dir)["num_timesteps"] > 0
+
+
+SIGNAL_IN_TRAIN = """
+import os, signal, sys, time
+from safety_rlhf.experiments import train
+from safety_rlhf.experiments.cli import main
+
+def killed(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(30)
+
+train.train = killed
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_during_any_command_is_one_line(tmp_path: Path) -> None:
+    argv = ["reproduce", "behavior-controlled", "--epochs", "1", "--timesteps", "64",
+            "--toy-timesteps", "64", "--log-dir", str(tmp_path)]  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", SIGNAL_IN_TRAIN, *argv], capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 143, proc.stderr[-2000:]
+    assert proc.stderr.splitlines() == ["safety-rlhf reproduce: interrupted by SIGTERM"]

@@ -135,7 +135,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
-    return int(args.func(args))
+    try:  # SIGTERM as SIGINT: one line, whatever the command (train and benchmark say more)
+        with signals_raise():
+            return int(args.func(args))
+    except Interrupted as exc:
+        if args.debug:
+            raise
+        print(f"safety-rlhf {args.command}: interrupted by {exc.name}", file=sys.stderr)
+        return exc.exit_status
 
 
 if __name__ == "__main__":
