@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from safety_rlhf import __version__
+from safety_rlhf.agents.checkpoints import read_checkpoint
+from safety_rlhf.agents.interrupts import Interrupted, signals_raise
 from safety_rlhf.experiments.benchmark import add_benchmark_parser
 from safety_rlhf.experiments.cache_cli import add_cache_parser
 from safety_rlhf.experiments.cli_errors import reported
@@ -54,6 +58,31 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 @reported("train")
 def _run_train(args: argparse.Namespace) -> int:
+    try:
+        with signals_raise():
+            return _train_command(args)
+    except Interrupted as exc:
+        print(f"safety-rlhf train: {_interrupted(exc)}", file=sys.stderr)
+        return exc.exit_status
+
+
+def _interrupted(exc: Interrupted) -> str:
+    """What an interrupted ``train`` says: where it stopped and how to continue."""
+    what = f"interrupted by {exc.name}"
+    if exc.run_dir is None:
+        return f"{what} before training began"
+    resume = shlex.join(["safety-rlhf", "train", "--resume", str(exc.run_dir)])
+    if exc.checkpoint is not None:
+        steps = json.loads(exc.checkpoint.read_text(encoding="utf-8"))["num_timesteps"]
+        return f"{what}: checkpoint saved at step {steps}; continue with: {resume}"
+    try:
+        steps = read_checkpoint(exc.run_dir)["num_timesteps"]
+    except (OSError, ValueError):
+        return f"{what} before its first checkpoint: {exc.run_dir} cannot be resumed"
+    return f"{what}: the last checkpoint is at step {steps}; continue with: {resume}"
+
+
+def _train_command(args: argparse.Namespace) -> int:
     if args.resume is not None:
         # the run's own settings apply; other options would be silently ignored
         parser_defaults = {a.dest: a.default for a in args.train_parser._actions}
@@ -106,7 +135,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
-    return int(args.func(args))
+    try:  # SIGTERM as SIGINT: one line, whatever the command (train and benchmark say more)
+        with signals_raise():
+            return int(args.func(args))
+    except Interrupted as exc:
+        if args.debug:
+            raise
+        print(f"safety-rlhf {args.command}: interrupted by {exc.name}", file=sys.stderr)
+        return exc.exit_status
 
 
 if __name__ == "__main__":

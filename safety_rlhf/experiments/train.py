@@ -31,7 +31,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.utils import set_random_seed
-from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 import safety_rlhf  # noqa: F401  (registers the env ids)
 from safety_rlhf.agents.algorithms import RUN_KEYS, get_algorithm, load_hyperparams
@@ -41,6 +41,11 @@ from safety_rlhf.agents.checkpoints import (
     load_replay_buffer,
     read_checkpoint,
     restore_rng,
+)
+from safety_rlhf.agents.interrupts import (
+    Interrupted,
+    StopOnSignal,
+    SubprocVecEnvIgnoringSigint,
 )
 from safety_rlhf.agents.kl_penalty import KLPenaltyCallback, check_kl_coef
 from safety_rlhf.agents.lagrangian import (
@@ -106,7 +111,7 @@ def make_train_vec_env(
         n_envs=n_envs,
         seed=seed,
         env_kwargs={**env_kwargs, "render_mode": None},
-        vec_env_cls=SubprocVecEnv if kind == "subproc" else DummyVecEnv,
+        vec_env_cls=SubprocVecEnvIgnoringSigint if kind == "subproc" else DummyVecEnv,
     )
 
 
@@ -335,17 +340,16 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
     if cfg.kl_coef > 0:
         # first: every other callback's rollout end sees the penalised rollout
         callbacks.insert(0, KLPenaltyCallback(cfg.kl_coef))
+    m = multiplier
+    extra = None if m is None else lambda: {"lagrange_multiplier": m.value}
     if cfg.checkpoint_freq > 0:
-        m = multiplier
-        callbacks.append(
-            RunCheckpointCallback(
-                run_dir / "checkpoint",
-                cfg.checkpoint_freq,
-                extra=None if m is None else lambda: {"lagrange_multiplier": m.value},
-            )
-        )
+        callbacks.append(RunCheckpointCallback(run_dir / "checkpoint", cfg.checkpoint_freq, extra))
+    # first: SIGINT / SIGTERM stop at a rollout boundary, with a checkpoint, before the rest
+    stop = StopOnSignal(run_dir / "checkpoint", extra)
+    callbacks.insert(0, stop)
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.torch_threads)
+    stop.arm()
     try:
         model.learn(
             total_timesteps=max(run["n_timesteps"] - done, 0),
@@ -358,7 +362,13 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
             # 4); an episode is one prompt, so 64 keeps a dump every 64 prompts
             **({"log_interval": 64} if isinstance(model, OffPolicyAlgorithm) else {}),
         )
+    except Interrupted as exc:
+        exc.run_dir = run_dir
+        model.logger.close()
+        vec_env.close()
+        raise
     finally:
+        stop.disarm()
         torch.set_num_threads(threads)
     model.save(run_dir / ".tmp-model.zip")
     os.replace(run_dir / ".tmp-model.zip", run_dir / "model.zip")

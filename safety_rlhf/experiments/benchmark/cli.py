@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import sys
 
+from safety_rlhf.agents.interrupts import signals_raise
 from safety_rlhf.experiments.benchmark.grid import ERROR_FILE, BenchmarkConfig
 from safety_rlhf.experiments.benchmark.report import iqm_table
-from safety_rlhf.experiments.benchmark.runner import run_benchmark
+from safety_rlhf.experiments.benchmark.runner import BenchmarkInterrupted, run_benchmark
 from safety_rlhf.experiments.cli_errors import reported
 from safety_rlhf.experiments.config_flags import parse_key_values
 
@@ -184,7 +186,19 @@ def _run_benchmark_cli(args: argparse.Namespace) -> int:
         hyperparams=parse_key_values(args.hyperparams or [], "--hyperparams"),
         configs={str(k).lower(): str(v) for k, v in configs.items()},
     )
-    result = run_benchmark(cfg, argv=getattr(args, "argv", None))
+    argv = getattr(args, "argv", None)
+    try:
+        with signals_raise():
+            result = run_benchmark(cfg, argv=argv)
+    except BenchmarkInterrupted as exc:
+        command = shlex.join(["safety-rlhf", *(sys.argv[1:] if argv is None else argv)])
+        print(
+            f"safety-rlhf benchmark: interrupted by {exc.name}: {exc.finished} of {exc.total} "
+            f"cell(s) finished, every worker stopped; to continue, run the same command: "
+            f"{command}",
+            file=sys.stderr,
+        )
+        return exc.exit_status
     if result.aggregate is not None:
         print(f"\nIQM [95% CI] over seeds, test split:\n\n{iqm_table(result.aggregate)}\n")
         print(

@@ -52,8 +52,6 @@ ERROR_FILE = "error.txt"
 #: shows progress, and the path of the YAML (its resolved content is in the key).
 _NOT_IN_KEY = frozenset({"log_dir", "progress_bar", "resume", "config"})
 
-#: Whether this version's TrainConfig has a cost model setting.
-
 
 @dataclass
 class BenchmarkConfig:

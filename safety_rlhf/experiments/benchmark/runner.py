@@ -10,6 +10,8 @@ import json
 import multiprocessing
 import os
 import shlex
+import shutil
+import signal
 import sys
 import time
 import traceback
@@ -21,6 +23,7 @@ from typing import Any
 
 import torch
 
+from safety_rlhf.agents.interrupts import Interrupted
 from safety_rlhf.data.atomic_files import atomic_write_text, write_json
 from safety_rlhf.data.output_paths import MARKER, check_output_dir
 from safety_rlhf.experiments import train as train_module
@@ -39,12 +42,57 @@ from safety_rlhf.experiments.benchmark.report import write_outputs
 from safety_rlhf.experiments.benchmark.statistics import AGGREGATE_METRICS, Aggregate, aggregate
 from safety_rlhf.experiments.run_files import code_provenance
 
-__all__ = ["BenchmarkResult", "run_benchmark"]
+__all__ = ["BenchmarkInterrupted", "BenchmarkResult", "run_benchmark"]
+
+
+class BenchmarkInterrupted(Interrupted):
+    """SIGINT or SIGTERM stopped a benchmark; its workers are gone, its finished cells kept.
+
+    :param signum: the signal.
+    :param finished: cells finished (this run's and earlier runs').
+    :param total: cells of the grid.
+    """
+
+    def __init__(self, signum: int, finished: int, total: int) -> None:
+        super().__init__(signum)
+        self.finished, self.total = finished, total
 
 
 def _init_worker() -> None:
-    """Worker initialiser: one torch thread per process (the processes are the parallelism)."""
+    """Worker initialiser: one torch thread per process (the processes are the parallelism),
+    and a process group of its own, which its children (``SubprocVecEnv`` workers, a
+    forkserver) join, so that :func:`_stop_workers` ends them all, and a Ctrl-C at the
+    terminal reaches only the benchmark's own process, which decides."""
     torch.set_num_threads(1)
+    if hasattr(os, "setpgid"):
+        os.setpgid(0, 0)
+
+
+def _stop_workers(executor: ProcessPoolExecutor) -> None:
+    """Cancel the cells not started and kill every worker with its process group."""
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in multiprocessing.active_children():
+        if process.pid is None:
+            continue
+        try:  # a worker leads its own group (_init_worker), unless it has not got there yet
+            if hasattr(os, "killpg") and os.getpgid(process.pid) == process.pid:
+                os.killpg(process.pid, signal.SIGKILL)
+            else:
+                process.kill()
+        except ProcessLookupError:
+            pass
+    for process in multiprocessing.active_children():
+        process.join(timeout=10)
+
+
+def _remove_unfinished_runs(cell_dir: Path, prefix: str) -> None:
+    """Delete the run folders (``<prefix>*``) an interrupted or failed attempt left in a
+    cell's folder, but the one its ``done.json`` names (kept until a new result replaces it)."""
+    record = _load_done(cell_dir)  # readable: run_benchmark read it before
+    kept = record.get("run") if record else None
+    for path in cell_dir.glob(f"{prefix}*"):
+        if path.is_dir() and path.name != kept:
+            shutil.rmtree(path)
 
 
 def _run_cell(cell: Cell, record_extra: dict[str, Any], argv: list[str]) -> dict[str, Any]:
@@ -58,6 +106,8 @@ def _run_cell(cell: Cell, record_extra: dict[str, Any], argv: list[str]) -> dict
     tcfg = cell.train
     cell_dir = Path(tcfg.log_dir)
     cell_dir.mkdir(parents=True, exist_ok=True)
+    # the run folder name of make_run_dir: <env>__<algo>__<seed>__<time>
+    _remove_unfinished_runs(cell_dir, f"{tcfg.env.split(':', 1)[-1]}__{tcfg.algo}__{tcfg.seed}__")
     try:
         run, _ = train_module.resolve(tcfg)
         result = train_module.train(tcfg, argv=argv)
@@ -144,6 +194,37 @@ def _check_out(out: Path) -> Path:
     return check_output_dir(out, "benchmark", overwrite=ours)
 
 
+def _run_parallel(
+    pending: list[tuple[Cell, dict[str, Any]]],
+    workers: int,
+    argv: list[str],
+    report: Callable[[str, dict[str, Any]], None],
+) -> None:
+    """Run the pending cells in ``workers`` processes; on any exception (SIGINT and SIGTERM
+    included) every worker and its children are killed before it propagates."""
+    executor = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+    )
+    try:
+        futures: dict[Future[dict[str, Any]], str] = {
+            executor.submit(_run_cell, cell, record_extra, argv): cell.name
+            for cell, record_extra in pending
+        }
+        for future in as_completed(futures):
+            name = futures[future]
+            try:
+                record = future.result()
+            except Exception as exc:  # a worker died (BrokenProcessPool) or pickling
+                record = {"cell": name, "error": f"{type(exc).__name__}: {exc}"}
+            report(name, record)
+    except BaseException:
+        _stop_workers(executor)
+        raise
+    executor.shutdown()
+
+
 def run_benchmark(
     cfg: BenchmarkConfig,
     argv: Sequence[str] | None = None,
@@ -221,31 +302,14 @@ def run_benchmark(
     jobs = cfg.jobs or _cpu_count()
     if pending:
         log(f"running {total} cell(s) with {min(jobs, total)} process(es) into {out}/runs")
-    if pending and jobs <= 1:
-        for cell, record_extra in pending:
-            report(cell.name, _run_cell(cell, record_extra, argv))
-    elif pending:
-        executor = ProcessPoolExecutor(
-            max_workers=min(jobs, total),
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-        )
-        try:
-            futures: dict[Future[dict[str, Any]], str] = {
-                executor.submit(_run_cell, cell, record_extra, argv): cell.name
-                for cell, record_extra in pending
-            }
-            for future in as_completed(futures):
-                name = futures[future]
-                try:
-                    record = future.result()
-                except Exception as exc:  # a worker died (BrokenProcessPool) or pickling
-                    record = {"cell": name, "error": f"{type(exc).__name__}: {exc}"}
-                report(name, record)
-        except BaseException:
-            executor.shutdown(wait=False, cancel_futures=True)
-            raise
-        executor.shutdown()
+    try:
+        if pending and jobs <= 1:
+            for cell, record_extra in pending:
+                report(cell.name, _run_cell(cell, record_extra, argv))
+        elif pending:
+            _run_parallel(pending, min(jobs, total), argv, report)
+    except Interrupted as exc:
+        raise BenchmarkInterrupted(exc.signum, len(done), len(cells)) from None
 
     records = [done[cell.name] for cell in cells if cell.name in done]
     agg = None
