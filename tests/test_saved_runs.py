@@ -114,6 +114,16 @@ def test_a_run_folder_that_names_code_is_refused_and_nothing_runs(
     assert not payload.exists()  # the module was never imported, the function never called
 
 
+def test_a_policy_class_named_in_the_run_is_not_imported(
+    finished_run: Path, tmp_path: Path, payload: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The saved ``policy`` goes to SB3, which looks it up among its own aliases only."""
+    run = _copy_with(finished_run, tmp_path, _set_run("policy", "evil_payload:Policy"))
+    assert main(["train", "--resume", str(run), "--no-progress-bar"]) == 2
+    _one_error_line(capsys.readouterr().err, "evil_payload:Policy")
+    assert not payload.exists()
+
+
 def test_the_same_spec_given_explicitly_is_used(
     finished_run: Path, payload: Path, capsys: pytest.CaptureFixture
 ) -> None:

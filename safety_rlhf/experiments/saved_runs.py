@@ -16,8 +16,8 @@ is built:
   ``classifier:`` specs): resolved against the run folder and refused if they leave it.
 
 The algorithm and its hyperparameters are data already: the algorithm is looked up in the
-package's table, the hyperparameters are checked against its constructor, and SB3 resolves
-the ``policy`` string among its own aliases.
+package's table, the hyperparameters are checked against its constructor, and the ``policy``
+must be one of the algorithm's own SB3 aliases (``MlpPolicy``, ...).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from safety_rlhf.agents.algorithms import get_algorithm
 from safety_rlhf.reward.cost import check_cost_spec_from_file
 from safety_rlhf.reward.registry import check_spec_from_file, inside
 
@@ -65,6 +66,16 @@ def check_saved_settings(
         model spec).
     """
     run, env_kwargs = dict(run), dict(env_kwargs)
+    if "policy" in run and "algo" in run:  # SB3 policy aliases only, never an import path
+        try:
+            aliases = sorted(get_algorithm(str(run["algo"])).policy_aliases)
+        except ValueError as exc:
+            raise ValueError(f"{source}: run: {exc}") from exc
+        if run["policy"] not in aliases:
+            raise ValueError(
+                f"{source}: run: policy {run['policy']!r} is not one of {run['algo']}'s "
+                f"policies ({', '.join(aliases)})"
+            )
     if "env" in run:
         run["env"] = check_saved_env_id(run["env"], f"{source}: run")
     for where, values in (("run", run), ("env_kwargs", env_kwargs)):
