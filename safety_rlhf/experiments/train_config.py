@@ -29,7 +29,7 @@ class TrainConfig:
     timesteps: int | None = None
     """Environment steps to train for; ``None`` takes ``n_timesteps`` from the YAML."""
     seed: int = 0
-    """Seed of the agent, the environments and the sampling of prompts."""
+    """Seed of the agent, the environments and the sampling of prompts (``0 <= seed < 2**32``)."""
     kl_coef: float = 0.0
     """``beta`` of the KL-regularised objective ``E[r] - beta KL(pi || pi_ref)``: each
     rollout's rewards become ``r - beta (log pi(a|s) - log pi_ref(a|s))`` before advantages
@@ -64,8 +64,8 @@ class TrainConfig:
     ``n_envs``, ``n_timesteps``, ``policy``."""
     cost_limit: float | None = None
     """Constrain the mean episode cost (the fraction of decisions that help with a harmful
-    prompt) to this limit with a Lagrange multiplier (``safety_rlhf.agents.lagrangian``);
-    ``None``: unconstrained."""
+    prompt, so in ``[0, 1]``) to this limit with a Lagrange multiplier
+    (``safety_rlhf.agents.lagrangian``); ``None``: unconstrained."""
     cost_model: str = "learned-cost"
     """Cost model whose score (``info["proxy_cost"]``) the ``cost_limit`` constraint
     penalises: ``"learned-cost"`` (the shipped classifier trained on simulated safety
