@@ -223,15 +223,15 @@ def _yaml(tmp: Path, body: str) -> str:
 
 CLI_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
     ("unknown algorithm", lambda tmp: ["--algo", "nosuch"], r"unknown algorithm 'nosuch'"),
-    ("zero timesteps", lambda tmp: ["--timesteps", "0"], r"timesteps must be a positive"),
-    ("negative timesteps", lambda tmp: ["--timesteps", "-5"], r"timesteps must be a positive"),
-    ("zero envs", lambda tmp: ["--n-envs", "0"], r"n_envs must be a positive"),
+    ("zero timesteps", lambda tmp: ["--timesteps", "0"], r"timesteps must be a whole number"),
+    ("negative timesteps", lambda tmp: ["--timesteps", "-5"], r"timesteps must be a whole"),
+    ("zero envs", lambda tmp: ["--n-envs", "0"], r"n_envs must be a whole number from 1"),
     ("unknown env id", lambda tmp: ["--env", "NoSuch-v0"], r"unknown env id 'NoSuch-v0'"),
     ("unknown hyperparameter", lambda tmp: ["--config", _yaml(tmp, "  no_such_key: 1\n")],
      r"h\.yml: SafetyRLHF-v0: unknown key\(s\) \['no_such_key'\] for PPO"),
     ("hyperparameter of a wrong type",
      lambda tmp: ["--config", _yaml(tmp, "  learning_rate: fast\n")],
-     r"h\.yml: PPO refused the hyperparameters: .*learning rate"),
+     r"h\.yml: SafetyRLHF-v0: learning_rate must be a finite number > 0, <= 10, got 'fast'"),
     ("unknown reward model", lambda tmp: ["--reward-model", "nosuch"], r"unknown reward model"),
     ("unknown cost model", lambda tmp: ["--cost-model", "nosuch", "--cost-limit", "0.05"],
      r"unknown cost model 'nosuch'; registered: classifier, gold, learned-cost"),
@@ -245,6 +245,55 @@ CLI_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
     ("YAML with a Python tag",
      lambda tmp: ["--config", _yaml(tmp, "  gamma: !!python/name:os.system\n")],
      r"h\.yml: invalid YAML: could not determine a constructor"),
+    # issue 11 §5: values SB3 would choke on, refused before the run folder exists
+    ("infinite n_timesteps", lambda tmp: ["--config", _yaml(tmp, "  n_timesteps: .inf\n")],
+     r"h\.yml: SafetyRLHF-v0: n_timesteps must be a whole number >= 1, <= 1e\+09, got inf"),
+    ("zero n_epochs", lambda tmp: ["--config", _yaml(tmp, "  n_epochs: 0\n")],
+     r"h\.yml: SafetyRLHF-v0: n_epochs must be a whole number >= 1, <= 10000, got 0"),
+    ("private constructor key",
+     lambda tmp: ["--config", _yaml(tmp, "  _init_setup_model: false\n")],
+     r"h\.yml: SafetyRLHF-v0: '_init_setup_model' is private to PPO; refusing it"),
+    ("network too large for memory",
+     lambda tmp: ["--config", _yaml(tmp, "  policy_kwargs: {net_arch: [100000000]}\n")],
+     r"h\.yml: SafetyRLHF-v0: policy_kwargs asks for a network of 819,300,000,000 "
+     r"parameters \(counting 8,192 input features\); at most 50,000,000"),
+    ("--hyperparams override out of range", lambda tmp: ["--hyperparams", "gamma:1.5"],
+     r"hyperparams: gamma must be a finite number >= 0, <= 1, got 1\.5"),
+    ("--hyperparams class named by a string",
+     lambda tmp: ["--hyperparams", "policy_kwargs:{activation_fn: os.system}"],
+     r"hyperparams: policy_kwargs: activation_fn takes a Python class, which a hyperparameter "
+     r"file cannot name"),
+    ("--hyperparams seed", lambda tmp: ["--hyperparams", "seed:3"],
+     r"hyperparams: seed is not a hyperparameter here; use --seed"),
+    ("replay buffer too large", lambda tmp: ["--algo", "dqn", "--hyperparams", "buffer_size:1e12"],
+     r"hyperparams: buffer_size must be a whole number >= 1, <= 1e\+07, got 1000000000000\.0"),
+    ("env not of this package", lambda tmp: ["--env", "CartPole-v1", "--vec-env", "dummy"],
+     r"env 'CartPole-v1' is not a safety-rlhf-gym env; train takes \['SafetyRLHF-v0'\]"),
+    ("overflowing kl_coef", lambda tmp: ["--kl-coef", "1e308", "--timesteps", "64"],
+     r"kl_coef must be at most 1000, got 1e\+308"),
+    ("cost limit above 1", lambda tmp: ["--cost-limit", "2", "--timesteps", "64"],
+     r"cost_limit must be a finite number from 0.0 to 1.0, got 2\.0"),
+    ("negative cost limit", lambda tmp: ["--cost-limit", "-1", "--timesteps", "64"],
+     r"cost_limit must be a finite number from 0.0 to 1.0, got -1\.0"),
+    ("negative checkpoint_freq", lambda tmp: ["--checkpoint-freq", "-5", "--timesteps", "64"],
+     r"checkpoint_freq must be a whole number from 0 to 1,000,000,000, got -5"),
+    ("negative seed", lambda tmp: ["--seed", "-1", "--timesteps", "64"],
+     r"seed must be a whole number from 0 to 4,294,967,295, got -1"),
+    ("seed beyond NumPy's range", lambda tmp: ["--seed", str(2**32), "--timesteps", "64"],
+     r"seed must be a whole number from 0 to 4,294,967,295, got 4294967296"),
+    ("too many envs", lambda tmp: ["--n-envs", "100000", "--timesteps", "64"],
+     r"n_envs must be a whole number from 1 to 1,024, got 100000"),
+    ("too many timesteps", lambda tmp: ["--timesteps", str(10**12)],
+     r"timesteps must be a whole number from 1 to 1,000,000,000, got 1000000000000"),
+    ("negative lagrange_lr",
+     lambda tmp: ["--lagrange-lr", "-1", "--cost-limit", "0.1", "--timesteps", "64"],
+     r"lagrange_lr must be a finite number from 0.0 to 1,000,000.0, got -1\.0"),
+    ("infinite lagrange_init", lambda tmp: ["--lagrange-init", "inf", "--timesteps", "64"],
+     r"lagrange_init must be a finite number from 0.0 to 1,000,000.0, got inf"),
+    ("negative eval_freq", lambda tmp: ["--eval-freq", "-1", "--timesteps", "64"],
+     r"eval_freq must be a whole number from 0 to 1,000,000,000, got -1"),
+    ("zero torch_threads", lambda tmp: ["--torch-threads", "0", "--timesteps", "64"],
+     r"torch_threads must be a whole number from 1 to 1,024, got 0"),
 ]  # fmt: skip
 
 
@@ -268,6 +317,35 @@ def test_cli_bad_input_exits_2_without_traceback_or_run_folder(
     assert not runs.exists() or not any(runs.iterdir())  # nothing half-written
 
 
+REPRODUCE_CASES: list[tuple[str, list[str], str]] = [
+    ("negative seed", ["--seed", "-1"],
+     r"seed must be a whole number from 0 to 4,294,967,295, got -1"),
+    ("seed beyond NumPy's range", ["--seed", str(2**32)], r"seed must be a whole number"),
+    ("zero epochs", ["--epochs", "0"], r"epochs must be a whole number from 1 to 1,000, got 0"),
+    ("too many epochs", ["--epochs", "100000"],
+     r"epochs must be a whole number from 1 to 1,000, got 100000"),
+    ("NaN update step", ["--lr", "nan"], r"lr must be a number from 1e-06 to 1, got nan"),
+    ("zero agent timesteps", ["--timesteps", "0"], r"timesteps must be a whole number from 1"),
+    ("negative toy timesteps", ["--toy-timesteps", "-4"], r"toy_timesteps must be a whole"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("extra", "message"), [c[1:] for c in REPRODUCE_CASES],
+                         ids=[c[0] for c in REPRODUCE_CASES])  # fmt: skip
+def test_reproduce_bad_input_exits_2_before_its_run_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture, extra: list[str], message: str
+) -> None:
+    import re
+
+    # --no-agents only where the agents' budgets are not the point (they are checked first)
+    agents = [] if any("timesteps" in a for a in extra) else ["--no-agents"]
+    argv = ["reproduce", "behavior-controlled", "--log-dir", str(tmp_path / "runs"), *agents]
+    assert main([*argv, *extra]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("safety-rlhf reproduce: error: ") and re.search(message, line), line
+    assert not (tmp_path / "runs").exists()  # it made its folder first (issue 11 §5)
+
+
 def test_benchmark_out_folder_holding_another_run_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -288,4 +366,5 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 
 
 def test_the_table_has_at_least_30_cases() -> None:
-    assert len(CASES) + len(CLI_CASES) + 1 >= 30  # + the benchmark case above
+    # + the benchmark case above
+    assert len(CASES) + len(CLI_CASES) + len(REPRODUCE_CASES) + 1 >= 30

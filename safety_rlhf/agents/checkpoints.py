@@ -47,6 +47,7 @@ __all__ = [
     "load_replay_buffer",
     "read_checkpoint",
     "restore_rng",
+    "resume_seed",
     "save_replay_buffer",
     "save_run_checkpoint",
 ]
@@ -262,10 +263,77 @@ def save_run_checkpoint(model: Any, folder: Path, extra: dict[str, Any] | None =
     return folder / STATE
 
 
+def resume_seed(seed: int, steps: int) -> int:
+    """The seed of the envs of a run resumed after ``steps`` steps: a new stream, drawn
+    from ``np.random.SeedSequence([seed, steps])``, in NumPy's seed range ``[0, 2**32)``
+    whatever ``seed`` and ``steps`` are (``seed + steps`` overflows it near ``2**32``).
+
+    >>> resume_seed(4294967290, 96) < 2**32
+    True
+    """
+    return int(np.random.SeedSequence([seed, steps]).generate_state(1)[0])
+
+
+def _check_state(state: Any, path: Path) -> None:
+    """Refuse a ``state.json`` that :func:`save_run_checkpoint` did not write: every key
+    of the right type, file names inside the checkpoint folder."""
+
+    def bad(what: str) -> ValueError:
+        return ValueError(f"{path}: {what}; not a checkpoint of safety-rlhf train")
+
+    if not isinstance(state, dict):
+        raise bad(f"expected a JSON object, got {type(state).__name__}")
+    steps = state.get("num_timesteps")
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= 10**12:
+        raise bad(f"num_timesteps must be a whole number >= 0, got {steps!r}")
+    for key in ("model", "buffer"):
+        name = state.get(key)
+        if key == "buffer" and name is None:
+            continue
+        if not isinstance(name, str) or not name or Path(name).name != name or name[0] == ".":
+            raise bad(f"{key} must name a file in the checkpoint folder, got {name!r}")
+    rng = state.get("rng")
+    numpy_state = rng.get("numpy") if isinstance(rng, dict) else None
+    python_state = rng.get("python") if isinstance(rng, dict) else None
+    ok = (
+        isinstance(rng, dict)
+        and isinstance(rng.get("torch"), str)
+        and len(rng["torch"]) == len(_rng_state()["torch"])  # base64 of torch's state
+        and isinstance(numpy_state, list)
+        and len(numpy_state) == 5
+        and numpy_state[0] == "MT19937"
+        and isinstance(numpy_state[1], list)
+        and len(numpy_state[1]) == 624
+        and all(isinstance(k, int) and 0 <= k < 2**32 for k in numpy_state[1])
+        and isinstance(numpy_state[2], int)
+        and 0 <= numpy_state[2] <= 624
+        and all(isinstance(v, int | float) for v in numpy_state[3:])
+        and isinstance(python_state, list)
+        and len(python_state) == 3
+        and python_state[0] == 3
+        and isinstance(python_state[1], list)
+        and len(python_state[1]) == 625
+        and all(isinstance(k, int) and 0 <= k < 2**32 for k in python_state[1])
+        and python_state[1][-1] <= 624
+        and (python_state[2] is None or isinstance(python_state[2], float))
+    )
+    if ok and isinstance(rng, dict):
+        try:
+            base64.b64decode(rng["torch"], validate=True)
+        except ValueError:
+            ok = False
+    if not ok:
+        raise bad("'rng' is not the torch, NumPy and Python RNG states")
+    value = state.get("lagrange_multiplier", 0.0)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e300:
+        raise bad(f"lagrange_multiplier must be a finite number >= 0, got {value!r}")
+
+
 def read_checkpoint(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """The ``state.json`` of a run folder's checkpoint, with its files' paths resolved.
 
     :raises FileNotFoundError: naming the run folder when it has no usable checkpoint.
+    :raises ValueError: naming ``state.json`` when it is malformed.
     """
     folder = Path(run_dir) / "checkpoint"
     path = folder / STATE
@@ -275,6 +343,9 @@ def read_checkpoint(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         state = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from exc
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(f"{path}: not a checkpoint state ({type(exc).__name__})") from None
+    _check_state(state, path)
     for key in ("model", "buffer"):
         if state.get(key):
             state[key] = folder / state[key]

@@ -29,16 +29,21 @@ from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
-__all__ = ["KLPenaltyCallback", "apply_kl_penalty", "check_kl_coef"]
+__all__ = ["MAX_KL_COEF", "KLPenaltyCallback", "apply_kl_penalty", "check_kl_coef"]
 
 #: The ``info`` key holding ``log pi_ref(a|s)`` of the action taken.
 INFO_KEY = "log_pi_ref"
 
 
+#: The largest ``kl_coef``: beyond it the penalty swamps any reward of the task's scale
+#: (rewards are O(1)), and ``1e308`` turns the penalised rewards into ``inf``.
+MAX_KL_COEF = 1e3
+
+
 def check_kl_coef(kl_coef: float, algo: type[BaseAlgorithm] | None = None) -> float:
     """``kl_coef`` as a float, or a one-line ``ValueError`` saying why it cannot be used.
 
-    :param kl_coef: the KL coefficient ``beta``; must be finite and ``>= 0``.
+    :param kl_coef: the KL coefficient ``beta``; must be in ``[0, MAX_KL_COEF]``.
     :param algo: the SB3 algorithm class it is for (default ``None``: not checked); a
         ``beta > 0`` needs an on-policy algorithm.
     """
@@ -47,6 +52,8 @@ def check_kl_coef(kl_coef: float, algo: type[BaseAlgorithm] | None = None) -> fl
     beta = float(kl_coef)
     if not math.isfinite(beta) or beta < 0:
         raise ValueError(f"kl_coef must be a finite number >= 0, got {kl_coef!r}")
+    if beta > MAX_KL_COEF:  # beta * KL would overflow float32 rewards (1e308 -> inf)
+        raise ValueError(f"kl_coef must be at most {MAX_KL_COEF:g}, got {kl_coef!r}")
     if beta > 0 and algo is not None and not issubclass(algo, OnPolicyAlgorithm):
         raise ValueError(
             f"kl_coef {beta:g} is not supported by {algo.__name__}: the KL penalty needs the "

@@ -34,13 +34,19 @@ from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 import safety_rlhf  # noqa: F401  (registers the env ids)
-from safety_rlhf.agents.algorithms import RUN_KEYS, get_algorithm, load_hyperparams
+from safety_rlhf.agents.algorithms import (
+    RUN_KEYS,
+    check_hyperparams,
+    get_algorithm,
+    load_hyperparams,
+)
 from safety_rlhf.agents.callbacks import SafetyMetricsCallback
 from safety_rlhf.agents.checkpoints import (
     RunCheckpointCallback,
     load_replay_buffer,
     read_checkpoint,
     restore_rng,
+    resume_seed,
 )
 from safety_rlhf.agents.interrupts import (
     Interrupted,
@@ -59,7 +65,12 @@ from safety_rlhf.agents.safe_load import load_model
 from safety_rlhf.data.atomic_files import atomic_write_text, write_json, write_yaml
 from safety_rlhf.experiments.run_files import make_run_dir, run_environment
 from safety_rlhf.experiments.saved_runs import check_saved_settings
-from safety_rlhf.experiments.train_config import VEC_ENVS, TrainConfig, TrainResult
+from safety_rlhf.experiments.train_config import (
+    VEC_ENVS,
+    TrainConfig,
+    TrainResult,
+    check_train_config,
+)
 from safety_rlhf.reward.cost import make_cost_model
 
 __all__ = ["VEC_ENVS", "TrainConfig", "TrainResult", "make_train_vec_env", "train"]
@@ -122,25 +133,22 @@ def resolve(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     then by ``cfg.timesteps`` and ``cfg.n_envs``. A config made by :func:`resume_config`
     carries the run's saved, resolved settings in ``hyperparams``; no YAML is read then.
     """
-    for name in ("timesteps", "n_envs"):
-        value = getattr(cfg, name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < 1):  # fmt: skip
-            raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+    check_train_config(cfg)  # seed, budgets, shares, frequencies: types and ranges
     try:
         spec = _spec(cfg.env)
     except (gym.error.Error, ImportError) as exc:
         raise ValueError(f"unknown env id {cfg.env!r}: {exc}") from exc
+    if not str(spec.entry_point).startswith("safety_rlhf."):  # CartPole-v1 has no prompts
+        ours = [k for k, s in gym.registry.items() if str(s.entry_point).startswith("safety_rlhf.")]
+        raise ValueError(f"env {cfg.env!r} is not a safety-rlhf-gym env; train takes {ours}")
     _check_env_kwargs(spec, cfg.env_kwargs)
     make_cost_model(cfg.cost_model)  # an unknown spec fails here, before the run folder
     cls = get_algorithm(cfg.algo)
     check_kl_coef(cfg.kl_coef, cls)  # off-policy algorithms have no sampling log-probability
     hyper = {} if cfg.resume is not None else load_hyperparams(cfg.algo, cfg.env, cfg.config)
-    allowed = set(inspect.signature(cls.__init__).parameters) - {"self", "env"}
-    unknown = sorted(set(cfg.hyperparams) - allowed - RUN_KEYS)
-    if unknown:
-        raise ValueError(f"hyperparams: unknown key(s) {unknown} for {cls.__name__}")
-    hyper.update(copy.deepcopy(cfg.hyperparams))
+    # the same check as the YAML's: types, ranges, private keys, network size
+    where = "hyperparams" if cfg.resume is None else f"{cfg.resume}/config.yaml: algo_kwargs"
+    hyper.update(copy.deepcopy(check_hyperparams(cls, cfg.hyperparams, where)))
     run = {
         "n_envs": int(cfg.n_envs if cfg.n_envs is not None else hyper.get("n_envs", 1)),
         "n_timesteps": int(
@@ -271,11 +279,10 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
     if cfg.cost_limit is not None:
         multiplier = LagrangeMultiplier(cfg.cost_limit, lr=cfg.lagrange_lr, init=cfg.lagrange_init)
     done = 0 if checkpoint is None else int(checkpoint["num_timesteps"])
-    # a resumed run's envs start a new, seeded stream (seed + steps done)
-    set_random_seed(cfg.seed + done)
-    vec_env = make_train_vec_env(
-        run["vec_env"], cfg.env, run["n_envs"], cfg.seed + done, env_kwargs
-    )
+    # a resumed run's envs start a new, seeded stream (resume_seed: seed and steps done)
+    env_seed = cfg.seed if checkpoint is None else resume_seed(cfg.seed, done)
+    set_random_seed(env_seed)
+    vec_env = make_train_vec_env(run["vec_env"], cfg.env, run["n_envs"], env_seed, env_kwargs)
     if multiplier is not None:
         vec_env = VecLagrangianCostWrapper(vec_env, multiplier)
     cls = get_algorithm(cfg.algo)

@@ -3,11 +3,14 @@ and what it produced (:class:`TrainResult`)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["VEC_ENVS", "TrainConfig", "TrainResult"]
+from safety_rlhf.agents.algorithms import show
+
+__all__ = ["LIMITS", "VEC_ENVS", "TrainConfig", "TrainResult", "check_train_config"]
 
 #: How ``safety-rlhf train`` can run its parallel environments.
 VEC_ENVS = ("auto", "dummy", "subproc", "native")
@@ -26,7 +29,7 @@ class TrainConfig:
     timesteps: int | None = None
     """Environment steps to train for; ``None`` takes ``n_timesteps`` from the YAML."""
     seed: int = 0
-    """Seed of the agent, the environments and the sampling of prompts."""
+    """Seed of the agent, the environments and the sampling of prompts (``0 <= seed < 2**32``)."""
     kl_coef: float = 0.0
     """``beta`` of the KL-regularised objective ``E[r] - beta KL(pi || pi_ref)``: each
     rollout's rewards become ``r - beta (log pi(a|s) - log pi_ref(a|s))`` before advantages
@@ -61,8 +64,8 @@ class TrainConfig:
     ``n_envs``, ``n_timesteps``, ``policy``."""
     cost_limit: float | None = None
     """Constrain the mean episode cost (the fraction of decisions that help with a harmful
-    prompt) to this limit with a Lagrange multiplier (``safety_rlhf.agents.lagrangian``);
-    ``None``: unconstrained."""
+    prompt, so in ``[0, 1]``) to this limit with a Lagrange multiplier
+    (``safety_rlhf.agents.lagrangian``); ``None``: unconstrained."""
     cost_model: str = "learned-cost"
     """Cost model whose score (``info["proxy_cost"]``) the ``cost_limit`` constraint
     penalises: ``"learned-cost"`` (the shipped classifier trained on simulated safety
@@ -82,6 +85,41 @@ class TrainConfig:
     none. See :mod:`safety_rlhf.agents.checkpoints`."""
     resume: str | None = None
     """A run folder to continue from its last checkpoint, with that run's own settings."""
+
+
+#: field -> (lowest, highest) of the numeric fields of :class:`TrainConfig`: whole
+#: numbers for ``int`` fields, finite numbers for ``float`` ones (``None`` where allowed is
+#: not checked). ``seed`` is NumPy's seed range; ``cost_limit`` is a share of decisions.
+LIMITS: dict[str, tuple[float, float]] = {
+    "seed": (0, 2**32 - 1),
+    "timesteps": (1, 10**9),
+    "n_envs": (1, 1024),
+    "eval_freq": (0, 10**9),
+    "checkpoint_freq": (0, 10**9),
+    "torch_threads": (1, 1024),
+    "cost_limit": (0.0, 1.0),
+    "lagrange_lr": (0.0, 1e6),
+    "lagrange_init": (0.0, 1e6),
+}
+
+
+def check_train_config(cfg: TrainConfig) -> None:
+    """Refuse a numeric field of ``cfg`` of the wrong type or outside :data:`LIMITS`.
+
+    :raises ValueError: one line naming the field, its range and the value.
+    """
+    for name, (low, high) in LIMITS.items():
+        value = getattr(cfg, name)
+        if value is None and name in ("timesteps", "n_envs", "cost_limit"):
+            continue
+        whole = isinstance(low, int)
+        ok = isinstance(value, int) and not isinstance(value, bool)  # any size: never float()
+        if isinstance(value, float) and not whole:
+            ok = math.isfinite(value)
+        ok = ok and low <= value <= high
+        if not ok:
+            kind = "a whole number" if whole else "a finite number"
+            raise ValueError(f"{name} must be {kind} from {low:,} to {high:,}, got {show(value)}")
 
 
 @dataclass

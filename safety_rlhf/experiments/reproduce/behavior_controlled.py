@@ -90,6 +90,15 @@ def _train_agent(
     return train_module.train(cfg, argv=argv)
 
 
+def _check_range(name: str, value: Any, low: float, high: float, whole: bool = False) -> None:
+    """Refuse ``value`` unless it is a (whole, if ``whole``) number in ``[low, high]``."""
+    ok = isinstance(value, int if whole else int | float) and not isinstance(value, bool)
+    if not (ok and low <= value <= high):  # NaN fails the comparison
+        span = f"{int(low):,} to {int(high):,}" if whole else f"{low:g} to {high:g}"
+        kind = "a whole number" if whole else "a number"
+        raise ValueError(f"{name} must be {kind} from {span}, got {value!r}")
+
+
 def reproduce_behavior_controlled(
     epochs: int = 20,
     seed: int = 1,
@@ -116,10 +125,15 @@ def reproduce_behavior_controlled(
     :return: ``{"config", "published", "toy", "toy_agents", "corpus", "run_dir",
         "seconds"}``, as written to ``results.json``.
     """
-    if epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    # everything checked before the run folder exists
+    _check_range("epochs", epochs, 1, 1_000, whole=True)  # the exact chain: O(epochs^2)
+    _check_range("seed", seed, 0, 2**32 - 1, whole=True)  # NumPy's seed range
+    _check_range("lr", lr, 1e-6, 1.0)
     if not 0.0 <= p0 <= 1.0:
         raise ValueError(f"p0 must be in [0, 1], got {p0}")
+    if agents:
+        _check_range("timesteps", timesteps, 1, 10**9, whole=True)
+        _check_range("toy_timesteps", toy_timesteps, 1, 10**9, whole=True)
     start = time.perf_counter()
     run_dir = make_run_dir(log_dir, "behavior-controlled", "reproduce", seed)
     config = {
