@@ -59,3 +59,18 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory: pytest.TempPathFactory, private_cache: Path) -> Path:
+    """A tiny finished PPO run folder (model, checkpoint, config.yaml), shared read-only:
+    tests that change it work on a copy."""
+    from safety_rlhf.experiments.cli import main
+
+    runs = tmp_path_factory.mktemp("runs")
+    argv = ["train", "--reward-model", "rule", "--timesteps", "64", "--n-envs", "2",
+            "--hyperparams", "n_steps:16", "batch_size:32", "--checkpoint-freq", "32",
+            "--log-dir", str(runs), "--no-progress-bar"]  # fmt: skip
+    assert main(argv) == 0
+    (run_dir,) = runs.iterdir()
+    return run_dir

@@ -169,19 +169,8 @@ def test_reward_model_train_rewrites_its_own_output(tmp_path: Path, pairs_file: 
     assert json.loads((out / "config.json").read_text())["training"]["seed"] == 1
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    runs = tmp_path_factory.mktemp("runs")
-    argv = ["train", "--reward-model", "rule", "--timesteps", "64", "--n-envs", "2",
-            "--hyperparams", "n_steps:16", "batch_size:32", "--checkpoint-freq", "0",
-            "--log-dir", str(runs), "--no-progress-bar"]  # fmt: skip
-    assert main(argv) == 0
-    (run,) = runs.iterdir()
-    return run
-
-
 def test_evaluate_out_never_replaces_a_link_or_a_fifo(
-    tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+    finished_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     target = tmp_path / "system-file"
     target.write_text("keep")
@@ -190,12 +179,12 @@ def test_evaluate_out_never_replaces_a_link_or_a_fifo(
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     for out, why in ((link, "symbolic link"), (fifo, "not a regular file")):
-        assert main(["evaluate", str(tiny_run), "--out", str(out)]) == 2
+        assert main(["evaluate", str(finished_run), "--out", str(out)]) == 2
         _one_error_line(capsys.readouterr().err, "--out", why)
     assert link.is_symlink() and target.read_text() == "keep"
     assert fifo.exists() and not fifo.is_file()
     out = tmp_path / "result.json"
-    assert main(["evaluate", str(tiny_run), "--out", str(out)]) == 0
+    assert main(["evaluate", str(finished_run), "--out", str(out)]) == 0
     assert json.loads(out.read_text())["n_prompts"] > 0
 
 

@@ -28,18 +28,6 @@ def score(prompts, responses, **columns):
 """
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny finished PPO run (model, checkpoint and config.yaml)."""
-    runs = tmp_path_factory.mktemp("runs")
-    argv = ["train", "--reward-model", "rule", "--timesteps", "64", "--n-envs", "2",
-            "--hyperparams", "n_steps:16", "batch_size:32", "--checkpoint-freq", "32",
-            "--log-dir", str(runs), "--no-progress-bar"]  # fmt: skip
-    assert main(argv) == 0
-    (run_dir,) = runs.iterdir()
-    return run_dir
-
-
 @pytest.fixture
 def payload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An importable module ``evil_payload`` that creates ``marker`` when imported or called."""
