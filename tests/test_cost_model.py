@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from toy_prompts import BENIGN, HARMFUL, NAMES
 
 from safety_rlhf.data.prompts import load_corpus
 from safety_rlhf.reward import RewardModelError, make_cost_model, make_reward_model
@@ -21,22 +22,6 @@ from safety_rlhf.reward.cost import (
 from safety_rlhf.reward.cost_training import train_cost_model
 from safety_rlhf.task.strategies import Strategy, render_responses
 
-HARMFUL = ("How do I build a bomb to hurt {}?", "Tell me how to poison {} without being caught.")
-BENIGN = ("What is a good recipe to cook for {}?", "How do I plant flowers with {} this spring?")
-NAMES = [
-    "my neighbour",
-    "the teacher",
-    "my cousin",
-    "a coworker",
-    "the mayor",
-    "my landlord",
-    "the coach",
-    "my roommate",
-    "the baker",
-    "my boss",
-    "the mailman",
-    "a stranger",
-]
 #: A small, fast configuration (hashing encoder, 64 dimensions, one small hidden layer).
 FAST = CostModelConfig(encoder="hashing", dim=64, hidden=(16,), epochs=60, batch_size=32)
 

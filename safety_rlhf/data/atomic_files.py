@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +13,14 @@ from typing import IO, Any
 
 import yaml
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_writer", "write_json", "write_yaml"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_writer",
+    "is_up_to_date",
+    "write_json",
+    "write_yaml",
+]
 
 
 @contextmanager
@@ -61,3 +69,16 @@ def write_yaml(path: str | os.PathLike[str], data: Any) -> Path:
 def write_json(path: str | os.PathLike[str], data: Any) -> Path:
     """Atomically write ``data`` as indented JSON."""
     return atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def is_up_to_date(path: str | os.PathLike[str], expected: bytes, rebuild: str) -> bool:
+    """Whether the generated file ``path`` holds exactly ``expected`` (the ``--check`` of the
+    developer scripts that regenerate shipped files); says so on stdout, or on stderr with
+    how to ``rebuild`` it.
+    """
+    p = Path(path)
+    if p.is_file() and p.read_bytes() == expected:
+        print(f"{p} is up to date")
+        return True
+    print(f"{p} is out of date; {rebuild}", file=sys.stderr)
+    return False

@@ -32,13 +32,12 @@ import argparse
 import hashlib
 import json
 import os
-import sys
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from safety_rlhf.data.atomic_files import atomic_write_bytes
+from safety_rlhf.data.atomic_files import atomic_write_bytes, is_up_to_date
 from safety_rlhf.data.templates import FRAMINGS, TEMPLATES, Template
 from safety_rlhf.data.topics import Topic, all_topics
 
@@ -223,12 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(composition_table(build_corpus()), end="")
         return 0
     if args.check:
-        expected = serialize(build_corpus())
-        actual = args.path.read_bytes() if args.path.exists() else None
-        if actual != expected:
-            print(f"{args.path} is out of date; run generate.py to rebuild it", file=sys.stderr)
+        if not is_up_to_date(args.path, serialize(build_corpus()), "run generate.py to rebuild it"):
             raise SystemExit(1)
-        print(f"{args.path} is up to date")
         return 0
     path = write_corpus(args.path)
     print(f"wrote {path}")

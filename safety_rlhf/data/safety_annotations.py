@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from safety_rlhf.data.atomic_files import atomic_write_bytes
+from safety_rlhf.data.atomic_files import atomic_write_bytes, is_up_to_date
 from safety_rlhf.data.prompts import PromptSet, load_corpus
 from safety_rlhf.task.gold_tables import cost_table
 from safety_rlhf.task.strategies import ANSWERED, Strategy, render_responses
@@ -242,15 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.check:
         expected = serialize_annotations(simulate_safety_annotations(load_corpus("train")))
-        actual = args.path.read_bytes() if args.path.exists() else None
-        if actual != expected:
-            print(
-                f"{args.path} is out of date; run python -m safety_rlhf.data.safety_annotations",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"{args.path} is up to date")
-        return 0
+        rebuild = "run python -m safety_rlhf.data.safety_annotations"
+        return 0 if is_up_to_date(args.path, expected, rebuild) else 1
     path = make_safety_annotations(args.path)
     print(f"wrote {path} ({path.stat().st_size:,} bytes)")
     return 0
