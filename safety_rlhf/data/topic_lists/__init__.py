@@ -1,0 +1,1 @@
+"""Hand-written topic tables of the prompt corpus (pure data)."""
