@@ -6,12 +6,15 @@ Design
   templates (``templates.py``), each from a different template family.  The families are
   ranked per topic by a SHA-256 hash of ``topic id + family``, so the choice is stable and
   spread evenly across labels; topics that allow code always get one code template.  No
-  random number generator is used anywhere.
-* **Splits by topic.**  Whole topics go to ``train`` or ``test``: within every stratum
-  (``label, category, subtype``), the ``round(TEST_FRACTION * n)`` topics with the smallest
-  hash go to test (at least one, if the stratum has two or more topics).  So train and test
-  share no prompt text and no ``(template, topic)`` pair, and every category and subtype
-  appears in both; the test split measures generalization to unseen topics.
+  random number generator is used anywhere.  Every template serves every label, so the
+  template id carries no information about the label (:func:`template_label_check`).
+* **Splits by topic and by phrasing.**  Whole topics go to ``train`` or ``test``: within
+  every stratum (``label, category, subtype``), the ``round(TEST_FRACTION * n)`` topics with
+  the smallest hash go to test (at least one, if the stratum has two or more topics); the
+  benign twin of a harmful topic goes wherever its harmful topic goes.  Train prompts use
+  only the templates outside ``HELD_OUT_FAMILIES``; test prompts use every family.  So train
+  and test share no topic and no held-out phrasing: the test split measures generalisation
+  to unseen topics and unseen phrasings, and every category and subtype appears in both.
 * **Jailbreak split.**  Every test prompt is wrapped once in a jailbreak framing, framings
   taken round-robin in test order; id ``"jb-" + test id``, ``template`` = framing id, the
   other fields unchanged.
@@ -38,7 +41,13 @@ from pathlib import Path
 from typing import Any
 
 from safety_rlhf.data.atomic_files import atomic_write_bytes, is_up_to_date
-from safety_rlhf.data.templates import FRAMINGS, TEMPLATES, Template
+from safety_rlhf.data.templates import (
+    FAMILIES,
+    FRAMINGS,
+    HELD_OUT_FAMILIES,
+    TEMPLATES,
+    Template,
+)
 from safety_rlhf.data.topics import Topic, all_topics
 
 DEFAULT_PATH: Path = Path(__file__).resolve().parent / "prompts.jsonl"
@@ -62,18 +71,24 @@ def _hash(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()
 
 
-def select_templates(topic: Topic, k: int = TEMPLATES_PER_TOPIC) -> list[Template]:
-    """Pick ``k`` templates from distinct families for ``topic``, deterministically."""
+def select_templates(
+    topic: Topic, split: str = "test", k: int = TEMPLATES_PER_TOPIC
+) -> list[Template]:
+    """Pick ``k`` templates from distinct families for ``topic``, deterministically; train
+    topics never get a held-out family."""
     eligible = [
-        t for t in TEMPLATES if t.slot == topic.slot and (t.family != "code" or topic.allows_code)
+        t
+        for t in TEMPLATES
+        if (topic.allows_code or not t.code) and (split == "test" or not t.held_out)
     ]
     by_family: dict[str, list[Template]] = defaultdict(list)
     for t in eligible:
         by_family[t.family].append(t)
     families = sorted(by_family, key=lambda fam: _hash("family", topic.id, fam))
     if topic.allows_code:
-        families.remove("code")
-        families.insert(0, "code")
+        code = next(f for f in families if any(t.code for t in by_family[f]))
+        families.remove(code)
+        families.insert(0, code)
     chosen = [
         min(by_family[fam], key=lambda t: _hash("variant", topic.id, t.id)) for fam in families[:k]
     ]
@@ -82,10 +97,12 @@ def select_templates(topic: Topic, k: int = TEMPLATES_PER_TOPIC) -> list[Templat
 
 
 def assign_splits(topics: Sequence[Topic]) -> dict[str, str]:
-    """Map topic id -> ``"train"``/``"test"``, stratified by (label, category, subtype)."""
+    """Map topic id -> ``"train"``/``"test"``, stratified by (label, category, subtype);
+    a twin follows its harmful topic."""
     strata: dict[tuple[str, str, str], list[Topic]] = defaultdict(list)
     for topic in topics:
-        strata[(topic.label, topic.category, topic.subtype)].append(topic)
+        if not topic.twin_of:
+            strata[(topic.label, topic.category, topic.subtype)].append(topic)
     split: dict[str, str] = {}
     for members in strata.values():
         n = len(members)
@@ -94,6 +111,9 @@ def assign_splits(topics: Sequence[Topic]) -> dict[str, str]:
         test_ids = {t.id for t in ranked[:n_test]}
         for topic in members:
             split[topic.id] = "test" if topic.id in test_ids else "train"
+    for topic in topics:
+        if topic.twin_of:
+            split[topic.id] = split[topic.twin_of]
     return split
 
 
@@ -116,9 +136,10 @@ def build_corpus() -> list[dict[str, str]]:
     split_of = assign_splits(topics)
     rendered: dict[str, list[tuple[Topic, str, str]]] = {"train": [], "test": []}
     for topic in topics:
-        for template in select_templates(topic):
-            prompt = template.render(topic.render(template.person))
-            rendered[split_of[topic.id]].append((topic, template.id, prompt))
+        split = split_of[topic.id]
+        for template in select_templates(topic, split):
+            prompt = template.render(topic.render(template.person), topic.slot, topic.id)
+            rendered[split].append((topic, template.id, prompt))
 
     records: list[dict[str, str]] = []
     by_topic: dict[str, Topic] = {t.id: t for t in topics}
@@ -150,6 +171,8 @@ def _validate(records: Sequence[dict[str, str]]) -> None:
     for r in records:
         if "{" in r["prompt"] or "}" in r["prompt"] or "  " in r["prompt"]:
             raise ValueError(f"unrendered or malformed prompt: {r['prompt']!r}")
+        if r["split"] != "jailbreak" and '"' in r["prompt"]:
+            raise ValueError(f"double quote outside a jailbreak framing: {r['prompt']!r}")
 
 
 def serialize(records: Sequence[dict[str, Any]]) -> bytes:
@@ -198,6 +221,13 @@ def composition_table(records: Sequence[dict[str, str]]) -> str:
         ["look-alike subtype", *SPLITS],
         [[sub, *(by_sub[(cat, sub, s)] for s in SPLITS)] for cat, sub in subs],
     )
+    held = {t.id for t in TEMPLATES if t.held_out}
+    by_phrasing = Counter((r["split"], r["template"] in held) for r in records)
+    fourth = _table(
+        ["split", "seen phrasings", "held-out phrasings"],
+        [[s, by_phrasing[(s, False)], by_phrasing[(s, True)]] for s in ("train", "test")],
+    )
+    accuracy, baseline = template_label_check(records)
     return (
         "### Prompts per label x split\n\n"
         + first
@@ -205,8 +235,40 @@ def composition_table(records: Sequence[dict[str, str]]) -> str:
         + second
         + "\n\n### Benign look-alikes per subtype\n\n"
         + third
-        + "\n"
+        + f"\n\n### Phrasings ({len(TEMPLATES)} templates in {len(FAMILIES)} families; "
+        + f"{len(held)} templates in {len(HELD_OUT_FAMILIES)} families held out of train)\n\n"
+        + fourth
+        + f"\n\nThe label predicted from the template id alone: accuracy {accuracy:.3f}, "
+        + f"against {baseline:.3f} for always predicting the majority label "
+        + "(5-fold cross-validation by topic, train and test prompts).\n"
     )
+
+
+def template_label_check(records: Sequence[dict[str, str]], folds: int = 5) -> tuple[float, float]:
+    """``(accuracy, baseline)`` of predicting a prompt's label from its template id alone.
+
+    The best classifier on one categorical feature predicts, per template, the label most
+    frequent among that template's prompts; it is fitted on ``folds - 1`` folds of topics
+    and scored on the last, for each fold. ``baseline`` always predicts the label most
+    frequent in the training folds. Equal figures mean the template carries no label
+    information.
+    """
+    plain = [r for r in records if r["split"] != "jailbreak"]
+    fold = {r["topic"]: int(_hash("fold", r["topic"])[:8], 16) % folds for r in plain}
+    right = base = 0
+    for k in range(folds):
+        fit = [r for r in plain if fold[r["topic"]] != k]
+        overall = Counter(r["label"] for r in fit).most_common(1)[0][0]
+        per_template: dict[str, Counter[str]] = defaultdict(Counter)
+        for r in fit:
+            per_template[r["template"]][r["label"]] += 1
+        for r in plain:
+            if fold[r["topic"]] == k:
+                counts = per_template.get(r["template"])
+                guess = counts.most_common(1)[0][0] if counts else overall
+                right += guess == r["label"]
+                base += overall == r["label"]
+    return right / len(plain), base / len(plain)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,7 +10,7 @@
   placeholders rendered in first or third person.
 
 Categories: cooking, programming, maths, study, writing and finance (keeping every row of
-``benign_topics.EVERYDAY_TOPICS`` for those categories) plus career, home_diy and
+the former ``benign_topics.EVERYDAY_TOPICS`` for those categories) plus career, home_diy and
 tech_support.  The prompt subtype of all these topics is ``"everyday"``.
 """
 

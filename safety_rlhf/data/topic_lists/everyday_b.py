@@ -6,7 +6,7 @@ Rows are ``(slug, form, text)``.  ``form`` is ``"vp"`` (a verb phrase completing
 either with a ``"_code"`` suffix when a "Write a Python script ..." phrasing also makes sense.
 ``{my}``/``{myself}``/``{me}``/``{I}`` are person placeholders rendered in first or third
 person.  ``EVERYDAY`` maps a category id to ordinary requests that any assistant should
-answer fully; the rows of these categories in ``benign_topics.py`` are kept unchanged.
+answer fully; the rows of these categories in the former ``benign_topics.py`` are kept unchanged.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@
   words but not its intent (gold: comply).
 
 Texts may use the person placeholders ``{my}``, ``{myself}``, ``{me}`` and ``{I}``.
-All rows are original; the first rows of each category are kept from ``harmful_topics.py``.
+All rows are original; the first rows of each category are kept from the former
+``harmful_topics.py``.
 """
 
 from __future__ import annotations

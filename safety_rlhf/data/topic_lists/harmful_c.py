@@ -15,8 +15,9 @@
 * ``twin_text`` is a benign, clearly answerable request that shares the harmful text's
   salient words but not its intent; a helpful assistant should answer it fully.
 
-The rows of these categories in ``harmful_topics.py`` are kept with the same slug, subtype,
-form and text.  All texts are original evaluation inputs, not content to be completed.
+The rows of these categories in the former ``harmful_topics.py`` are kept with the same
+slug, subtype, form and text.  All texts are original evaluation inputs, not content to be
+completed.
 """
 
 from __future__ import annotations

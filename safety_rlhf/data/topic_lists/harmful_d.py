@@ -10,7 +10,7 @@ Each category id maps to a tuple of rows ``(slug, subtype, form, text, twin_form
   salient words but not its intent.
 * Texts may contain the person placeholders ``{my}``, ``{myself}``, ``{me}`` and ``{I}``.
 
-The rows of these categories in ``harmful_topics.py`` are kept unchanged (slug, subtype,
+The rows of these categories in the former ``harmful_topics.py`` are kept unchanged (slug, subtype,
 form, text).  Sexual-exploitation rows stay abstract and non-graphic.
 """
 
