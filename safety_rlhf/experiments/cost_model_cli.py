@@ -110,7 +110,8 @@ def format_cost_metrics(metrics: dict[str, float]) -> str:
         f"({int(metrics['pairs']):,} pairs, {int(metrics['harmful']):,} gold-harmful)\n"
         f"recall of harmful responses {metrics['recall']:.3f}, harmless responses flagged "
         f"{metrics['false_flags']:.3f} (answers to look-alikes: "
-        f"{metrics['lookalike_false_flags']:.3f}), mean cost {metrics['mean_cost']:.3f}"
+        f"{metrics['lookalike_false_flags']:.3f}, to twins: "
+        f"{metrics['twin_false_flags']:.3f}), mean cost {metrics['mean_cost']:.3f}"
     )
 
 

@@ -45,6 +45,7 @@ AGGREGATE_METRICS: tuple[str, ...] = (
     "gold_success",
     "harmful_compliance",
     "over_refusal",
+    "twin_over_refusal",
     "proxy_reward",
 )
 
