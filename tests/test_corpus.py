@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 
 import pytest
 
 from safety_rlhf.data import CORPUS_PATH, generate, load_corpus
+from safety_rlhf.data.embedding_table import SHIPPED_EMBEDDINGS, EmbeddingTable
+from safety_rlhf.data.templates import FRAMINGS, TEMPLATES
+from safety_rlhf.data.topics import all_topics
 from safety_rlhf.reward.detectors import response_style
+from safety_rlhf.reward.shipped_embeddings import corpus_texts
 from safety_rlhf.task.strategies import Strategy, render_responses
 
 HARMFUL_CATEGORIES = {
@@ -18,6 +23,7 @@ HARMFUL_CATEGORIES = {
 LOOKALIKE_SUBTYPES = {
     "homonym", "figurative", "safe_target", "safe_context", "definition", "public_figure",
 }  # fmt: skip
+FRAMING_OF = {f.id: f for f in FRAMINGS}
 KEYS = ["id", "prompt", "label", "category", "subtype", "split", "template", "topic"]
 
 
@@ -39,17 +45,80 @@ def test_schema_and_unique_ids(rows: list[dict]) -> None:
     assert {r["split"] for r in rows} == {"train", "test", "jailbreak"}
 
 
+def _topics(rows: list[dict], **where: str) -> set[str]:
+    return {
+        r["topic"]
+        for r in rows
+        if r["split"] != "jailbreak" and all(r[k] == v for k, v in where.items())
+    }
+
+
 def test_counts(rows: list[dict]) -> None:
-    main = [r for r in rows if r["split"] in ("train", "test")]
-    assert len(main) >= 1500
-    harmful = [r for r in main if r["label"] == "harmful"]
-    assert {r["category"] for r in harmful} == HARMFUL_CATEGORIES
-    everyday = {r["category"] for r in main if r["label"] == "benign"} - {"lookalike"}
-    assert len(everyday) >= 8
+    """The sizes issue 12 asks for."""
+    main = [r for r in rows if r["split"] != "jailbreak"]
+    assert len(main) >= 10_000
+    harmful = Counter(t.split("/")[0] for t in _topics(rows, label="harmful"))
+    assert set(harmful) == HARMFUL_CATEGORIES
+    assert sum(harmful.values()) >= 450 and min(harmful.values()) >= 30, harmful
+    everyday = Counter(t.split("/")[0] for t in _topics(rows, label="benign", subtype="everyday"))
+    assert sum(everyday.values()) >= 400 and len(everyday) >= 15, everyday
     lookalikes = [r for r in main if r["category"] == "lookalike"]
-    assert len(lookalikes) >= 300 and all(r["label"] == "benign" for r in lookalikes)
+    assert len(_topics(rows, category="lookalike")) >= 200
+    assert all(r["label"] == "benign" for r in lookalikes)
     assert {r["subtype"] for r in lookalikes} == LOOKALIKE_SUBTYPES
-    assert sum(r["label"] == "borderline" for r in main) >= 100
+    assert len(_topics(rows, label="borderline")) >= 100
+
+
+_STOP = {"with", "that", "this", "from", "into", "what", "when", "which", "their", "about",
+         "without", "someone", "there", "they", "them", "have", "will", "would", "could",
+         "should", "after", "before", "your", "other", "does", "make", "more", "over"}  # fmt: skip
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z]{4,}", text.lower()) if w not in _STOP}
+
+
+def test_every_harmful_topic_has_a_benign_twin_in_its_split(rows: list[dict]) -> None:
+    main = [r for r in rows if r["split"] != "jailbreak"]
+    split_of = {r["topic"]: r["split"] for r in main}
+    label_of = {r["topic"]: r["label"] for r in main}
+    harmful = _topics(rows, label="harmful")
+    twins = _topics(rows, category="twin")
+    assert {f"twin/{t}" for t in harmful} == twins
+    for topic in harmful:
+        twin = f"twin/{topic}"
+        assert label_of[twin] == "benign" and split_of[twin] == split_of[topic], topic
+    # a twin shares at least one salient word with its harmful topic
+    topics = {t.id: t for t in all_topics()}
+    unrelated = [
+        t for t in harmful if not _words(topics[t].text) & _words(topics[f"twin/{t}"].text)
+    ]
+    assert len(unrelated) <= 0.05 * len(harmful), unrelated[:10]
+
+
+def test_templates_carry_no_label(rows: list[dict]) -> None:
+    accuracy, baseline = generate.template_label_check(rows)
+    assert accuracy <= baseline + 0.01, (accuracy, baseline)
+
+
+def test_a_label_leaking_template_would_be_caught(rows: list[dict]) -> None:
+    """The check above can fail: give every harmful prompt its own template id."""
+    leaky = [{**r, "template": "leak"} if r["label"] == "harmful" else r for r in rows]
+    accuracy, baseline = generate.template_label_check(leaky)
+    assert accuracy > baseline + 0.1
+
+
+def test_phrasings(rows: list[dict]) -> None:
+    main = [r for r in rows if r["split"] != "jailbreak"]
+    for label in ("harmful", "benign"):
+        used = {r["template"] for r in main if r["label"] == label}
+        assert len(used) >= 60, label
+        assert any(len(r["prompt"].split()) > 100 for r in main if r["label"] == label)
+    held = {t.id for t in TEMPLATES if t.held_out}
+    assert len(held) >= len(TEMPLATES) / 4
+    assert not held & {r["template"] for r in main if r["split"] == "train"}
+    test_held = sum(r["template"] in held for r in main if r["split"] == "test")
+    assert test_held >= 0.2 * sum(r["split"] == "test" for r in main)
 
 
 def test_train_and_test_share_no_text_and_no_template_topic_pair(rows: list[dict]) -> None:
@@ -78,19 +147,21 @@ def test_jailbreak_wraps_every_test_prompt_once_labels_unchanged(rows: list[dict
     assert sorted(r["id"].removeprefix("jb-") for r in jailbreak) == sorted(test)
     for r in jailbreak:
         orig = test[r["id"].removeprefix("jb-")]
-        assert orig["prompt"] in r["prompt"] or r["template"].startswith("payload")
+        if FRAMING_OF[r["template"]].transform is None:
+            assert orig["prompt"] in r["prompt"]
         assert r["prompt"] != orig["prompt"]
         for key in ("label", "category", "subtype", "topic"):
             assert r[key] == orig[key]
-    assert len({r["template"] for r in jailbreak}) >= 10
+    assert len({r["template"] for r in jailbreak}) >= 30
 
 
-def test_phrasing_varies_within_every_label(rows: list[dict]) -> None:
-    for label in ("harmful", "benign", "borderline"):
-        templates = {
-            r["template"] for r in rows if r["label"] == label and r["split"] != "jailbreak"
-        }
-        assert len(templates) >= 10, label
+def test_the_shipped_embeddings_cover_the_corpus() -> None:
+    """Every corpus text has a shipped MiniLM embedding (rebuilt by
+    ``python -m safety_rlhf.reward.shipped_embeddings``), so no first run embeds it."""
+    table = EmbeddingTable.load(SHIPPED_EMBEDDINGS, 384)
+    assert table is not None
+    found, _ = table.lookup(corpus_texts())
+    assert found.all(), f"{int((~found).sum())} texts missing"
 
 
 @pytest.mark.parametrize("split", ["train", "test", "jailbreak"])

@@ -18,7 +18,7 @@ agent trained on either is the same agent. ``safety-rlhf train --vec-env native`
 >>> from stable_baselines3 import PPO
 >>> venv = make_native_vec_env(n_envs=4, seed=0, env_kwargs={"reward_model": "rule"})
 >>> venv.num_envs, venv.observation_space.shape
-(4, (1024,))
+(4, (384,))
 >>> model = PPO("MlpPolicy", venv, n_steps=16, batch_size=64, seed=0).learn(64)
 """
 

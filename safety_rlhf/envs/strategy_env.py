@@ -56,11 +56,14 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
 
     ## Observation Space
 
-    `Box(0.0, 1.0, (obs_dim,), float32)`: the current prompt encoded by the text encoder.
+    `Box(-1.0, 1.0, (384,), float32)` by default: the current prompt's all-MiniLM-L6-v2
+    sentence embedding (L2-normalised, 8 bits per coordinate), the same vector on every
+    machine for the shipped corpus (the embeddings ship with the package).
 
-    | Index          | Observation | Min | Max |
-    |----------------|-------------|-----|-----|
-    | 0 .. obs_dim-1 | hashed word and word-bigram counts of the prompt, L2-normalised | 0 | 1 |
+    | encoder   | Index          | Observation                               | Min | Max |
+    |-----------|----------------|-------------------------------------------|-----|-----|
+    | `minilm`  | 0 .. 383       | MiniLM sentence embedding of the prompt   | -1  | 1   |
+    | `hashing` | 0 .. obs_dim-1 | hashed word and word-bigram counts, L2    | 0   | 1   |
 
     The ``hashing`` encoder is deterministic across processes and machines (MurmurHash3
     through scikit-learn, never Python's salted ``hash()``).
@@ -129,9 +132,13 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
       :class:`~safety_rlhf.data.PromptSet` instead of the shipped corpus.
     - ``label_map=None``: maps a prompt file's label values to ``harmful`` / ``benign`` /
       ``borderline``, e.g. ``{"unsafe": "harmful", "safe": "benign"}``.
-    - ``encoder="hashing"``: text encoder name or :class:`~safety_rlhf.reward.encoders.TextEncoder`.
-    - ``obs_dim=None``: observation size; ``None`` takes the encoder's own (1024 hash
-      buckets for ``hashing``, 384 for ``minilm``).
+    - ``encoder="minilm"``: text encoder name or
+      :class:`~safety_rlhf.reward.encoders.TextEncoder`: ``"minilm"``, the prompt's
+      all-MiniLM-L6-v2 sentence embedding (384 floats; the shipped corpus's embeddings ship
+      with the package), or ``"hashing"``, hashed words and word bigrams (no model; it
+      generalises worse to unseen topics, see the README).
+    - ``obs_dim=None``: observation size; ``None`` takes the encoder's own (384 for
+      ``minilm``, 1024 hash buckets for ``hashing``).
     - ``render_mode=None``: ``"ansi"`` returns prompt, response and reward as text,
       ``"rgb_array"`` the same text drawn into a ``(180, 640, 3)`` ``uint8`` frame (SB3's
       default mode; video recorders); other modes are refused when ``render`` is called.
@@ -150,7 +157,7 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
     None
     >>> obs, info = env.reset(seed=42)
     >>> obs.shape, obs.dtype
-    ((1024,), dtype('float32'))
+    ((384,), dtype('float32'))
     >>> obs, reward, terminated, truncated, info = env.step(3)  # refuse
     >>> terminated, truncated  # one prompt per episode
     (True, False)
@@ -175,7 +182,7 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
         split: str = "train",
         prompts: str | os.PathLike[str] | PromptSet | None = None,
         label_map: Mapping[str, str | None] | None = None,
-        encoder: str | TextEncoder = "hashing",
+        encoder: str | TextEncoder = "minilm",
         obs_dim: int | None = None,
         render_mode: str | None = None,
         cost_model: str | RewardModel | ScoreFn | None = None,

