@@ -327,18 +327,25 @@ def _run_eval(args: argparse.Namespace) -> int:
     from safety_rlhf.reward import make_reward_model
     from safety_rlhf.reward.diagnostics import (
         format_strategy_table,
-        pairwise_accuracy,
+        pairwise_accuracy_by_group,
         preference_columns,
+        prompt_groups,
         strategy_table,
     )
 
     model = make_reward_model(_model_spec(args.model))
     pairs_path = Path(args.pairs) if args.pairs is not None else DEFAULT_TEST_PATH
     prefs = load_preferences(pairs_path)
-    accuracy = pairwise_accuracy(model, prefs, **preference_columns(pairs_path))
+    groups = prompt_groups(prefs.prompts, load_corpus(args.split))
+    by_group = pairwise_accuracy_by_group(model, prefs, groups, **preference_columns(pairs_path))
     where = "shipped gold test pairs" if args.pairs is None else str(pairs_path)
     print(f"reward model: {model!r}")
-    print(f"pairwise accuracy: {accuracy:.3f} ({len(prefs):,} pairs, {where})")
+    print(f"pairwise accuracy: {by_group['all'][0]:.3f} ({len(prefs):,} pairs, {where})")
+    if set(by_group) != {"other", "all"}:
+        print(f"  by the prompt's group in the {args.split} split:")
+        for name, (accuracy, n) in by_group.items():
+            if name != "all":
+                print(f"  {name:<16} {accuracy:.3f} ({n:,} pairs)")
     print()
     print(f"mean score per gold label and strategy ({args.split} split):")
     print(format_strategy_table(strategy_table(model, load_corpus(args.split))))

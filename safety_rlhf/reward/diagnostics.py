@@ -35,6 +35,8 @@ __all__ = [
     "STRATEGY_COLUMNS",
     "format_strategy_table",
     "pairwise_accuracy",
+    "pairwise_accuracy_by_group",
+    "prompt_groups",
     "preference_columns",
     "strategy_table",
 ]
@@ -60,6 +62,42 @@ def pairwise_accuracy(model: RewardModel, prefs: PreferenceSet, **columns: Any) 
     chosen = model.score(prefs.prompts, prefs.chosen, **columns)
     rejected = model.score(prefs.prompts, prefs.rejected, **columns)
     return float(np.mean(chosen > rejected))
+
+
+def pairwise_accuracy_by_group(
+    model: RewardModel, prefs: PreferenceSet, groups: list[str], **columns: Any
+) -> dict[str, tuple[float, int]]:
+    """:func:`pairwise_accuracy` per group of pairs: ``{group: (accuracy, pairs)}``, groups in
+    order of first appearance, then ``"all"``.
+
+    :param groups: the group of each pair (e.g. from :func:`prompt_groups`).
+    """
+    chosen = model.score(prefs.prompts, prefs.chosen, **columns)
+    rejected = model.score(prefs.prompts, prefs.rejected, **columns)
+    right = chosen > rejected
+    names = np.asarray(groups)
+    out = {
+        g: (float(right[names == g].mean()), int((names == g).sum())) for g in dict.fromkeys(groups)
+    }
+    out["all"] = (float(right.mean()), len(right))
+    return out
+
+
+def prompt_groups(prompts: list[str], prompt_set: PromptSet) -> list[str]:
+    """The group of each prompt, looked up in ``prompt_set``: ``harmful``, ``borderline``,
+    ``benign everyday``, ``look-alike``, ``twin`` (benign twins of harmful topics), or
+    ``other`` for prompts it does not hold."""
+    group: dict[str, str] = {}
+    for text, label, category in zip(
+        prompt_set.prompts, prompt_set.labels, prompt_set.categories, strict=True
+    ):
+        if label == "benign":
+            group[text] = {"lookalike": "look-alike", "twin": "twin"}.get(
+                category, "benign everyday"
+            )
+        else:
+            group[text] = label or "other"
+    return [group.get(p, "other") for p in prompts]
 
 
 def preference_columns(path: str | os.PathLike[str]) -> dict[str, list[Any]]:
