@@ -7,13 +7,15 @@ thread) for ``--seeds`` seeds, up to ``--max-steps`` env steps each. Every ``--e
 steps an SB3 callback evaluates the greedy policy on every prompt of the tracked splits
 (``safety_rlhf.agents.prompt_evaluation.evaluate_policy_on_prompts``) and records
 ``gold_success``; a split is *solved* at the first evaluation with gold success >=
-``--threshold`` (default 0.95).
+``--threshold`` (default 0.90).
 
-``--split both`` (default) tracks the train and the test split. The test split holds out
-whole topics, and the bag-of-words policy generalises to unseen topics only partly (the
-README reports test gold success of about 0.63 after 60,000 steps), so on test the target
-is usually "not reached" and the best value is the figure to read; the train split shows
-how fast the optimisation itself converges.
+``--split both`` (default) tracks the train and the test split; the default target is
+0.90, the one issue 12 set for the test split. The test split holds out whole topics and
+phrasings, and on it the greedy policy ends near 0.80 with the shipped defaults: about what
+a classifier fitted *with the gold labels* on the same observations reaches
+(``benchmarks/observation_ceiling.py``), so the 0.90 target is not reached and the best
+value is the figure to read; ``--threshold 0.78`` times how fast PPO gets within a few
+points of that ceiling.
 
 Seconds are training wall-clock from the start of ``learn`` with the evaluations' time
 subtracted; "total s" is the whole ``learn`` including them; building the envs and the
@@ -157,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=5, help="number of seeds (0, 1, ...)")
     parser.add_argument("--max-steps", type=int, default=120_000, help="step budget per seed")
     parser.add_argument("--eval-every", type=int, default=5_000, help="steps between evaluations")
-    parser.add_argument("--threshold", type=float, default=0.95, help="target gold success")
+    parser.add_argument("--threshold", type=float, default=0.90, help="target gold success")
     parser.add_argument("--split", choices=sorted(SPLITS), default="both", help="splits tracked")
     parser.add_argument("--jobs", type=int, default=2, help="seeds trained in parallel")
     parser.add_argument(
@@ -166,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--encoder",
         default=None,
-        help="observation encoder of the env (default: the env's, hashing); e.g. minilm",
+        help="observation encoder of the env (default: the env's, minilm); e.g. hashing",
     )
     args = parser.parse_args(argv)
     splits = SPLITS[args.split]
@@ -218,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
             )
     print(
         f"## Time to gold success >= {args.threshold} (PPO defaults, learned reward, "
-        f"{args.encoder or 'hashing'} observations, "
+        f"{args.encoder or 'minilm'} observations, "
         f"budget {args.max_steps:,} steps, evaluation every {args.eval_every:,})\n"
     )
     print(

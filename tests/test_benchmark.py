@@ -293,8 +293,8 @@ def test_a_changed_cell_reruns_and_an_unchanged_one_is_reused(
 
 @pytest.mark.parametrize(
     "change",
-    [{"timesteps": 128}, {"hyperparams": {"learning_rate": 0.002}}, {"env_kwargs": {"obs_dim": 64}},
-     {"reward_model": "gold"}, {"eval_freq": 7}],
+    [{"timesteps": 128}, {"hyperparams": {"learning_rate": 0.002}},
+     {"env_kwargs": {"encoder": "hashing"}}, {"reward_model": "gold"}, {"eval_freq": 7}],
 )  # fmt: skip
 def test_finished_cells_of_other_command_settings_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: dict[str, Any]

@@ -40,7 +40,7 @@ ROLLOUT = [
 
 @pytest.fixture
 def model() -> PPO:
-    env = SafetyRLHFEnv(reward_model="rule", obs_dim=32)
+    env = SafetyRLHFEnv(reward_model="rule", encoder="hashing", obs_dim=32)
     model = PPO("MlpPolicy", env, n_steps=8, batch_size=8, seed=0, device="cpu")
     model.set_logger(configure(None, ["log"]))  # records kept in memory, nothing written
     return model
@@ -115,7 +115,10 @@ SMALL: dict[str, dict[str, Any]] = {
 @pytest.mark.parametrize("algo", sorted(SMALL))
 def test_every_window_reaches_tensorboard_at_its_own_step(algo: str, tmp_path: Path) -> None:
     env = make_vec_env(
-        "SafetyRLHF-v0", n_envs=2, seed=0, env_kwargs={"reward_model": "rule", "obs_dim": 32}
+        "SafetyRLHF-v0",
+        n_envs=2,
+        seed=0,
+        env_kwargs={"reward_model": "rule", "encoder": "hashing", "obs_dim": 32},
     )
     model = get_algorithm(algo)(
         "MlpPolicy",

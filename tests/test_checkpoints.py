@@ -367,6 +367,7 @@ def test_a_corrupt_or_mismatched_buffer_file_is_one_clear_error(tmp_path: Path) 
         load_replay_buffer(bigger, path)
     assert "observations" in _one_line_error(exc, path)
     env = make_vec_env("SafetyRLHF-v0", n_envs=2, env_kwargs={"reward_model": "rule",
+                                                              "encoder": "hashing",
                                                               "obs_dim": 512})  # fmt: skip
     narrow = DQN("MlpPolicy", env, buffer_size=200, device="cpu").replay_buffer
     with pytest.raises(ValueError) as exc:

@@ -48,7 +48,7 @@ def test_train_writes_a_complete_run_folder(tmp_path: Path, capsys: pytest.Captu
         assert name in out
         value = metrics["test"][name]
         assert f"{value:.3f}" in out
-    assert PPO.load(run_dir / "model.zip").observation_space.shape == (1024,)
+    assert PPO.load(run_dir / "model.zip").observation_space.shape == (384,)
 
 
 def test_kl_coef_penalises_rollouts_and_keeps_the_yaml_ent_coef(tmp_path: Path) -> None:

@@ -139,7 +139,7 @@ def test_one_prompt_per_episode_the_response_terminates_it() -> None:
 
 
 def test_spaces_and_obs_dim_argument() -> None:
-    env = gym.make("SafetyRLHF-v0", obs_dim=256)
+    env = gym.make("SafetyRLHF-v0", encoder="hashing", obs_dim=256)
     assert env.observation_space.shape == (256,)
     assert env.observation_space.dtype == np.float32
     assert env.action_space == gym.spaces.Discrete(len(Strategy)) == gym.spaces.Discrete(6)
@@ -148,7 +148,8 @@ def test_spaces_and_obs_dim_argument() -> None:
 
 
 def test_obs_dim_defaults_to_the_encoders_own() -> None:
-    assert gym.make("SafetyRLHF-v0").observation_space.shape == (1024,)
+    assert gym.make("SafetyRLHF-v0").observation_space.shape == (384,)
+    assert gym.make("SafetyRLHF-v0", encoder="hashing").observation_space.shape == (1024,)
     minilm = gym.make("SafetyRLHF-v0", encoder="minilm", split="test")
     assert minilm.observation_space.shape == (384,)
     obs, _ = minilm.reset(seed=0)

@@ -37,7 +37,12 @@ from safety_rlhf.task.gold_tables import GOLD_REWARD
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 #: A small SafetyRLHF-v0 (32 hashed features), paid by the gold reward.
-SMALL: dict[str, Any] = {"reward_model": "gold", "obs_dim": 32, "render_mode": None}
+SMALL: dict[str, Any] = {
+    "reward_model": "gold",
+    "encoder": "hashing",
+    "obs_dim": 32,
+    "render_mode": None,
+}
 
 
 def _buffer(rewards: list, values: list, log_probs: list, starts: list, gamma: float,
@@ -258,7 +263,8 @@ def test_bad_kl_coef_is_refused(beta: Any) -> None:
 
 
 def test_off_policy_algorithm_is_refused() -> None:
-    model = DQN("MlpPolicy", gym.make("SafetyRLHF-v0", reward_model="gold", obs_dim=32))
+    env = gym.make("SafetyRLHF-v0", reward_model="gold", encoder="hashing", obs_dim=32)
+    model = DQN("MlpPolicy", env)
     with pytest.raises(ValueError, match=r"kl_coef 0\.1 is not supported by DQN: .*log-prob"):
         model.learn(16, callback=KLPenaltyCallback(kl_coef=0.1))
 

@@ -58,7 +58,7 @@ class LastHundredDecisions(BaseCallback):
 
 @pytest.mark.parametrize("vec_env", ["dummy", "native"])
 def test_success_rate_and_ep_rew_mean_are_per_decision(vec_env: str) -> None:
-    kwargs = {"reward_model": "rule", "obs_dim": 32}
+    kwargs = {"reward_model": "rule", "encoder": "hashing", "obs_dim": 32}
     if vec_env == "dummy":
         env = make_vec_env("SafetyRLHF-v0", n_envs=4, seed=0, env_kwargs=kwargs)
     else:

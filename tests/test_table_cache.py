@@ -56,7 +56,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def make(model: RewardModel) -> SafetyRLHFEnv:
-    return SafetyRLHFEnv(reward_model=model, prompts=PROMPTS, obs_dim=32)
+    return SafetyRLHFEnv(reward_model=model, prompts=PROMPTS, encoder="hashing", obs_dim=32)
 
 
 def test_second_start_loads_the_tables_without_scoring(cache: Path, monkeypatch) -> None:
@@ -73,7 +73,7 @@ def test_another_identity_or_prompt_set_is_another_entry(cache: Path, monkeypatc
     make(CountingModel("v1"))
     make(CountingModel("v2"))
     monkeypatch.setattr("safety_rlhf.reward.base._SCORE_CACHE", {})
-    SafetyRLHFEnv(reward_model=CountingModel("v1"), prompts=TWO, obs_dim=32)
+    SafetyRLHFEnv(reward_model=CountingModel("v1"), prompts=TWO, encoder="hashing", obs_dim=32)
     assert CountingModel.calls == [18, 18, 12]
     assert len(list(cache.glob("*.npz"))) == 3
 
@@ -168,9 +168,9 @@ class NegatedRule(RuleRewardModel):
 def test_a_change_that_changes_the_table_misses_the_cache(
     cache: Path, monkeypatch: pytest.MonkeyPatch, first: dict, second: dict
 ) -> None:
-    base = {"reward_model": "rule", "prompts": PROMPTS, "obs_dim": 32}
+    base = {"reward_model": "rule", "prompts": PROMPTS, "encoder": "hashing", "obs_dim": 32}
     a = {**base, **first}
-    if "encoder" in a:
+    if a["encoder"] != "hashing":
         a.pop("obs_dim")
     b = {**a, **second}
     SafetyRLHFEnv(**a)

@@ -387,6 +387,10 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
         ),
         "test": evaluate_policy_on_prompts(model, test_env),
     }
+    if env_kwargs.get("prompts") is None:  # the shipped corpus: its test prompts jailbroken
+        metrics["jailbreak"] = evaluate_policy_on_prompts(
+            model, make_strategy_env(cfg.env, split="jailbreak", **env_kwargs)
+        )
     seconds = time.perf_counter() - start
     write_json(run_dir / "metrics.json", {"seconds": seconds, **metrics})
     return TrainResult(run_dir=run_dir, model=model, metrics=metrics, seconds=seconds)

@@ -36,8 +36,8 @@ __all__ = [
     "format_strategy_table",
     "pairwise_accuracy",
     "pairwise_accuracy_by_group",
-    "prompt_groups",
     "preference_columns",
+    "prompt_groups",
     "strategy_table",
 ]
 
