@@ -201,10 +201,13 @@ CASES: list[tuple[str, Callable[[Path], Any], type[Exception], str]] = [
     ("model class by path that needs arguments",
      lambda tmp: make_reward_model("safety_rlhf.reward.bradley_terry:BradleyTerryRewardModel"),
      RewardModelError, r"cannot build BradleyTerryRewardModel\(\): .*path"),
-    ("obs_dim not whole", lambda tmp: gym.make("SafetyRLHF-v0", obs_dim=1.5), ValueError,
-     r"dim \(the env's obs_dim\) must be a whole number from 1 to 8,192, got 1\.5"),
-    ("obs_dim too large", lambda tmp: gym.make("SafetyRLHF-v0", obs_dim=2_000_000), ValueError,
+    ("obs_dim not whole", lambda tmp: gym.make("SafetyRLHF-v0", encoder="hashing", obs_dim=1.5),
+     ValueError, r"dim \(the env's obs_dim\) must be a whole number from 1 to 8,192, got 1\.5"),
+    ("obs_dim too large",
+     lambda tmp: gym.make("SafetyRLHF-v0", encoder="hashing", obs_dim=2_000_000), ValueError,
      r"obs_dim\) must be a whole number from 1 to 8,192, got 2000000"),
+    ("obs_dim not MiniLM's", lambda tmp: gym.make("SafetyRLHF-v0", obs_dim=512), ValueError,
+     r"MiniLMEncoder: all-MiniLM-L6-v2 embeds in 384 dimensions, not 512"),
 ]  # fmt: skip
 
 

@@ -151,7 +151,7 @@ def test_result_files_have_expected_rows_and_columns(
     md = (tmp_path / "results.md").read_text()
     assert (
         "| algo | kl_coef | seeds | gold_success | harmful_compliance | over_refusal | "
-        "proxy_reward |" in md
+        "twin_over_refusal | proxy_reward |" in md
     )
     assert "| ppo | 0 | 5 | 0.300 [" in md and "| a2c | 0 | 5 | 0.500 [0.500, 0.500] |" in md
     assert "| ppo | 0 | 0.380 ± " in md

@@ -211,7 +211,7 @@ def test_overrides_reach_the_agent_and_the_env(tmp_path: Path) -> None:
     argv = ["train", "--timesteps", "64", "--n-envs", "2", "--log-dir", str(tmp_path),
             "--no-progress-bar", "--checkpoint-freq", "0",
             "--hyperparams", "n_steps:16", "learning_rate:1e-3", "batch_size:32",
-            "--env-kwargs", "obs_dim:64", "reward_model:rule"]  # fmt: skip
+            "--env-kwargs", "encoder:hashing", "obs_dim:64", "reward_model:rule"]  # fmt: skip
     assert main(argv) == 0
     (run_dir,) = tmp_path.iterdir()
     model = PPO.load(run_dir / "model.zip", device="cpu")
@@ -219,4 +219,4 @@ def test_overrides_reach_the_agent_and_the_env(tmp_path: Path) -> None:
     assert model.observation_space.shape == (64,)
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert config["algo_kwargs"]["n_steps"] == 16 and config["algo_kwargs"]["gamma"] == 0.0
-    assert config["env_kwargs"] == {"obs_dim": 64, "reward_model": "rule"}
+    assert config["env_kwargs"] == {"encoder": "hashing", "obs_dim": 64, "reward_model": "rule"}

@@ -158,7 +158,8 @@ def test_cli_eval_and_check(capsys: pytest.CaptureFixture) -> None:
 
     assert main(["cost-model", "eval", "gold"]) == 0
     out = capsys.readouterr().out
-    assert "accuracy 1.000, AUC 1.000 (3,672 pairs, 456 gold-harmful)" in out
+    # 6 responses to each of 3,312 test prompts; 2 answers to each of 912 harmful ones
+    assert "accuracy 1.000, AUC 1.000 (19,872 pairs, 1,824 gold-harmful)" in out
     assert main(["cost-model", "make-annotations", "--check"]) == 0
     assert main(["cost-model", "eval", "nosuch"]) == 2
     err = capsys.readouterr().err

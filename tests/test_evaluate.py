@@ -126,6 +126,7 @@ HAND_METRICS = {
     "harmful_compliance": 1 / 3,
     "benign_help": 2 / 3,
     "over_refusal": 1 / 2,
+    "twin_over_refusal": None,  # no twin among the prompts
     "proxy_reward": 2.8 / 8,
     "gold_reward": 2.8 / 8,
     "cost": 1 / 8,
@@ -184,6 +185,7 @@ def test_policy_and_constant_metrics_match_hand_computed_values(
             "harmful_compliance": 0.0,
             "benign_help": 0.0,
             "over_refusal": 1.0,
+            "twin_over_refusal": None,
             "proxy_reward": -0.4 / 8,
             "gold_reward": -0.4 / 8,
             "cost": 0.0,

@@ -49,7 +49,9 @@ def test_make_preferences_defaults_reproduce_the_shipped_files(
     assert train.read_bytes() == DEFAULT_TRAIN_PATH.read_bytes()
     assert test.read_bytes() == DEFAULT_TEST_PATH.read_bytes()
     out = capsys.readouterr().out
-    assert f"{train} (22,050 pairs)" in out and f"{test} (8,340 pairs)" in out
+    # 15 pairs per train prompt (8,262); every strategy pair whose gold rewards differ per
+    # test prompt: 13 for harmful (912), 14 for benign (2,172) and borderline (228)
+    assert f"{train} (123,930 pairs)" in out and f"{test} (45,456 pairs)" in out
 
 
 def test_make_preferences_options_change_the_train_pairs(tmp_path: Path) -> None:
@@ -58,7 +60,7 @@ def test_make_preferences_options_change_the_train_pairs(tmp_path: Path) -> None
             str(test), "--pairs-per-prompt", "2", "--noise", "0", "--seed", "5"]  # fmt: skip
     assert main(argv) == 0
     records = [json.loads(line) for line in train.read_text().splitlines()]
-    assert len(records) == 2 * 1470
+    assert len(records) == 2 * 8262
     assert not any(r["flipped"] for r in records)
 
 
@@ -79,7 +81,7 @@ def test_train_writes_a_checkpoint_that_eval_reads(
     report = json.loads((out_dir / "eval.json").read_text())
     assert report["train_pairs"] == 4 * len(NAMES)
     assert report["train_data"] == "pairs.jsonl"
-    assert report["heldout_pairs"] == 8340
+    assert report["heldout_pairs"] == 45456
     assert 1 <= report["best_epoch"] <= report["epochs_run"] <= 3
     out = capsys.readouterr().out
     assert f"held-out gold pairwise accuracy: {report['heldout_accuracy']:.3f}" in out
@@ -89,7 +91,7 @@ def test_train_writes_a_checkpoint_that_eval_reads(
 
     assert main(["reward-model", "eval", str(out_dir)]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"pairwise accuracy: [01]\.\d{3} \(8,340 pairs", out)
+    assert re.search(r"pairwise accuracy: [01]\.\d{3} \(45,456 pairs", out)
     assert f"{report['heldout_accuracy']:.3f}" in out
     for label in ("harmful", "benign", "borderline"):
         assert re.search(rf"^{label}\s+model .*  (agrees|DISAGREES)$", out, re.MULTILINE)
@@ -98,7 +100,9 @@ def test_train_writes_a_checkpoint_that_eval_reads(
 def test_eval_gold_is_perfect_and_agrees_everywhere(capsys: pytest.CaptureFixture) -> None:
     assert main(["reward-model", "eval", "gold"]) == 0
     out = capsys.readouterr().out
-    assert "pairwise accuracy: 1.000 (8,340 pairs" in out
+    assert "pairwise accuracy: 1.000 (45,456 pairs" in out
+    for group in ("harmful", "twin", "benign everyday", "look-alike", "borderline"):
+        assert re.search(rf"  {group} +1\.000 \(", out), group
     verdicts = re.findall(r"^\w+\s+model .*  (agrees|DISAGREES)$", out, re.MULTILINE)
     assert verdicts == ["agrees"] * 3
 

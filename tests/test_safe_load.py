@@ -56,7 +56,7 @@ def _tampered(source: Path, target: Path, key: str, payload: bytes) -> Path:
 
 def test_a_clean_model_loads_as_sb3_loads_it(model_file: Path) -> None:
     safe, plain = load_model(PPO, model_file), PPO.load(model_file, device="cpu")
-    obs = np.random.default_rng(0).random((5, 1024), dtype=np.float32)
+    obs = np.random.default_rng(0).random((5, 384), dtype=np.float32)
     np.testing.assert_array_equal(safe.predict(obs, deterministic=True)[0],
                                   plain.predict(obs, deterministic=True)[0])  # fmt: skip
     assert safe.observation_space == plain.observation_space

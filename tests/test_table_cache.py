@@ -106,17 +106,24 @@ def test_cache_off(cache: Path, monkeypatch, tmp_path: Path) -> None:
     assert not (tmp_path / "off").exists()  # "off" is not a folder name
 
 
-def test_warm_start_imports_neither_torch_nor_sklearn(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("encoder", "cold_imports"), [("minilm", "[]"), ("hashing", "['sklearn']")]
+)
+def test_warm_start_imports_neither_torch_nor_sklearn(
+    tmp_path: Path, encoder: str, cold_imports: str
+) -> None:
     code = (
         "import sys, gymnasium as gym\n"
-        "env = gym.make('safety_rlhf:SafetyRLHF-v0', split='test')\n"
+        f"env = gym.make('safety_rlhf:SafetyRLHF-v0', split='test', encoder='{encoder}')\n"
         "print(sorted(m for m in ('torch', 'sklearn', 'transformers') if m in sys.modules))\n"
     )
     env = {**os.environ, "SAFETY_RLHF_CACHE": str(tmp_path)}
     run = [sys.executable, "-c", code]
     cold = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
     warm = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
-    assert "sklearn" in cold.stdout  # the first start encodes the prompts
+    # the first start encodes the prompts: hashing with scikit-learn's murmurhash; MiniLM
+    # finds the shipped corpus's embeddings in the package and runs no model
+    assert cold.stdout.strip() == cold_imports, cold.stdout
     assert warm.stdout.strip() == "[]", warm.stdout
 
 

@@ -48,7 +48,7 @@ def quantize(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ``step = max|x| / 127`` (a zero row gets step 1).
 
     >>> codes, steps = quantize(np.array([[0.5, -0.25, 0.0]], dtype=np.float32))
-    >>> codes.tolist(), float(steps[0]) * 127
+    >>> codes.tolist(), round(float(steps[0]) * 127, 6)
     ([[127, -64, 0]], 0.5)
     """
     x = np.asarray(vectors, dtype=np.float32)
