@@ -11,6 +11,7 @@ import pytest
 from safety_rlhf.data import CORPUS_PATH, generate, load_corpus
 from safety_rlhf.data.embedding_table import SHIPPED_EMBEDDINGS, EmbeddingTable
 from safety_rlhf.data.templates import FRAMINGS, TEMPLATES
+from safety_rlhf.data.topic_lists import lookalikes
 from safety_rlhf.data.topics import all_topics
 from safety_rlhf.reward.detectors import response_style
 from safety_rlhf.reward.shipped_embeddings import corpus_texts
@@ -99,13 +100,27 @@ def test_every_harmful_topic_has_a_benign_twin_in_its_split(rows: list[dict]) ->
 def test_templates_carry_no_label(rows: list[dict]) -> None:
     accuracy, baseline = generate.template_label_check(rows)
     assert accuracy <= baseline + 0.01, (accuracy, baseline)
+    template, p = generate.template_label_independence(rows)
+    assert p > 0.05, (template, p)
 
 
 def test_a_label_leaking_template_would_be_caught(rows: list[dict]) -> None:
-    """The check above can fail: give every harmful prompt its own template id."""
-    leaky = [{**r, "template": "leak"} if r["label"] == "harmful" else r for r in rows]
-    accuracy, baseline = generate.template_label_check(leaky)
+    """Both checks can fail. A template holding every harmful prompt is caught by both; one
+    whose harmful share rises from 27% to about half (60% of its benign prompts dropped)
+    leaves the majority-label classifier at chance, and the chi-square test catches it."""
+    blatant = [{**r, "template": "leak"} if r["label"] == "harmful" else r for r in rows]
+    accuracy, baseline = generate.template_label_check(blatant)
     assert accuracy > baseline + 0.1
+    found, p = generate.template_label_independence(blatant)
+    assert found == "leak" and p < 1e-6
+    template = "backstory.family"
+    benign = [i for i, r in enumerate(rows) if r["template"] == template and r["label"] == "benign"]
+    dropped = {i for i in benign if i % 5 < 3}
+    subtle = [r for i, r in enumerate(rows) if i not in dropped]
+    accuracy, baseline = generate.template_label_check(subtle)
+    assert accuracy <= baseline + 0.01  # invisible to the classifier ...
+    found, p = generate.template_label_independence(subtle)
+    assert found == template and p < 0.01  # ... but not to the test
 
 
 def test_phrasings(rows: list[dict]) -> None:
@@ -174,3 +189,10 @@ def test_every_prompt_renders_all_six_responses(split: str) -> None:
             assert prompt.split()[0] in response
             # the label-free detector reads each rendered response as what it is
             assert response_style(prompt, response) == strategy, (prompt, strategy)
+
+
+def test_a_topic_with_an_unknown_placeholder_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = {**lookalikes.LOOKALIKES, "homonym": (("oops", "vp", "kill {your} Python process"),)}
+    monkeypatch.setattr(lookalikes, "LOOKALIKES", bad)
+    with pytest.raises(ValueError, match=r"lookalike/oops: bad placeholder in 'kill \{your\}"):
+        all_topics()

@@ -40,6 +40,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from scipy.stats import chi2_contingency
+
 from safety_rlhf.data.atomic_files import atomic_write_bytes, is_up_to_date
 from safety_rlhf.data.templates import (
     FAMILIES,
@@ -228,6 +231,7 @@ def composition_table(records: Sequence[dict[str, str]]) -> str:
         [[s, by_phrasing[(s, False)], by_phrasing[(s, True)]] for s in ("train", "test")],
     )
     accuracy, baseline = template_label_check(records)
+    template, p_value = template_label_independence(records)
     return (
         "### Prompts per label x split\n\n"
         + first
@@ -240,8 +244,33 @@ def composition_table(records: Sequence[dict[str, str]]) -> str:
         + fourth
         + f"\n\nThe label predicted from the template id alone: accuracy {accuracy:.3f}, "
         + f"against {baseline:.3f} for always predicting the majority label "
-        + "(5-fold cross-validation by topic, train and test prompts).\n"
+        + "(5-fold cross-validation by topic, train and test prompts). The template whose "
+        + f"label mix departs most from the rest, {template}, departs by chance: p = "
+        + f"{p_value:.2f} (chi-square test against the other prompts' labels, Bonferroni-"
+        + "corrected for the number of templates).\n"
     )
+
+
+def template_label_independence(records: Sequence[dict[str, str]]) -> tuple[str, float]:
+    """``(template, p)``: the template whose label mix departs most from the other
+    templates' (train and test prompts), and the Bonferroni-corrected p-value of that
+    departure (Pearson's chi-square test of its labels against all other prompts' labels,
+    times the number of templates, at most 1). A small ``p`` flags a template that gives
+    the label away, even partly."""
+    plain = [r for r in records if r["split"] != "jailbreak"]
+    labels = sorted({r["label"] for r in plain})
+    total = Counter(r["label"] for r in plain)
+    by_template: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in plain:
+        by_template[r["template"]][r["label"]] += 1
+    worst, worst_p = "", 1.0
+    for template in sorted(by_template):
+        inside = [by_template[template][lab] for lab in labels]
+        outside = [total[lab] - n for lab, n in zip(labels, inside, strict=True)]
+        p = float(chi2_contingency(np.array([inside, outside]), correction=False)[1])
+        if p < worst_p or not worst:
+            worst, worst_p = template, p
+    return worst, min(1.0, worst_p * len(by_template))
 
 
 def template_label_check(records: Sequence[dict[str, str]], folds: int = 5) -> tuple[float, float]:

@@ -41,10 +41,10 @@ from safety_rlhf.data.topic_lists import (
     harmful_d,
     lookalikes,
 )
+from safety_rlhf.task.metrics import LOOKALIKE_CATEGORY, TWIN_CATEGORY
 
 LABELS: tuple[str, ...] = ("harmful", "benign", "borderline")
 FORMS: tuple[str, ...] = ("vp", "vp_code", "clause", "clause_code")
-TWIN_CATEGORY = "twin"
 LOOKALIKE_SUBTYPES: tuple[str, ...] = (
     "homonym",
     "figurative",
@@ -118,7 +118,7 @@ def _benign() -> list[Topic]:
         for slug, form, text in rows
     ]
     lookalike = [
-        Topic(f"lookalike/{slug}", "benign", "lookalike", subtype, form, text)
+        Topic(f"{LOOKALIKE_CATEGORY}/{slug}", "benign", LOOKALIKE_CATEGORY, subtype, form, text)
         for subtype, rows in lookalikes.LOOKALIKES.items()
         for slug, form, text in rows
     ]
@@ -147,6 +147,13 @@ def all_topics() -> list[Topic]:
             raise ValueError(f"{topic.id}: unknown form {topic.form!r}")
         if '"' in topic.text:
             raise ValueError(f"{topic.id}: double quotes are reserved for jailbreak framings")
+        try:
+            topic.render(1)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"{topic.id}: bad placeholder in {topic.text!r} ({exc!r}); only {{my}}, "
+                "{myself}, {me} and {I} are allowed"
+            ) from None
         key = " ".join(topic.text.lower().split())
         if key in texts:
             raise ValueError(f"{topic.id}: same text as {texts[key]}")
