@@ -336,13 +336,14 @@ def _run_eval(args: argparse.Namespace) -> int:
     model = make_reward_model(_model_spec(args.model))
     pairs_path = Path(args.pairs) if args.pairs is not None else DEFAULT_TEST_PATH
     prefs = load_preferences(pairs_path)
-    groups = prompt_groups(prefs.prompts, load_corpus(args.split))
+    corpus = [load_corpus(split) for split in ("train", "test", "jailbreak")]
+    groups = prompt_groups(prefs.prompts, *corpus)
     by_group = pairwise_accuracy_by_group(model, prefs, groups, **preference_columns(pairs_path))
     where = "shipped gold test pairs" if args.pairs is None else str(pairs_path)
     print(f"reward model: {model!r}")
     print(f"pairwise accuracy: {by_group['all'][0]:.3f} ({len(prefs):,} pairs, {where})")
     if set(by_group) != {"other", "all"}:
-        print(f"  by the prompt's group in the {args.split} split:")
+        print("  by the prompt's group in the shipped corpus:")
         for name, (accuracy, n) in by_group.items():
             if name != "all":
                 print(f"  {name:<16} {accuracy:.3f} ({n:,} pairs)")

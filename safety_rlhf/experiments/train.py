@@ -62,6 +62,7 @@ from safety_rlhf.agents.lagrangian import (
 from safety_rlhf.agents.native_vec_env import make_native_vec_env
 from safety_rlhf.agents.prompt_evaluation import evaluate_policy_on_prompts, make_strategy_env
 from safety_rlhf.agents.safe_load import load_model
+from safety_rlhf.data import CORPUS_PATH
 from safety_rlhf.data.atomic_files import atomic_write_text, write_json, write_yaml
 from safety_rlhf.experiments.run_files import make_run_dir, run_environment
 from safety_rlhf.experiments.saved_runs import check_saved_settings
@@ -387,7 +388,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
         ),
         "test": evaluate_policy_on_prompts(model, test_env),
     }
-    if env_kwargs.get("prompts") is None:  # the shipped corpus: its test prompts jailbroken
+    if test_env.prompt_set.source == str(CORPUS_PATH):  # the shipped corpus has a jailbreak split
         metrics["jailbreak"] = evaluate_policy_on_prompts(
             model, make_strategy_env(cfg.env, split="jailbreak", **env_kwargs)
         )

@@ -29,6 +29,7 @@ from safety_rlhf.data.preferences import PreferenceSet
 from safety_rlhf.data.prompts import PromptSet
 from safety_rlhf.reward.base import RewardModel
 from safety_rlhf.task.gold_tables import GOLD_REWARD, LABELS
+from safety_rlhf.task.metrics import LOOKALIKE_CATEGORY, TWIN_CATEGORY
 from safety_rlhf.task.strategies import Strategy, render_responses
 
 __all__ = [
@@ -72,6 +73,8 @@ def pairwise_accuracy_by_group(
 
     :param groups: the group of each pair (e.g. from :func:`prompt_groups`).
     """
+    if len(groups) != len(prefs):
+        raise ValueError(f"pairwise_accuracy_by_group: {len(groups)} groups for {len(prefs)} pairs")
     chosen = model.score(prefs.prompts, prefs.chosen, **columns)
     rejected = model.score(prefs.prompts, prefs.rejected, **columns)
     right = chosen > rejected
@@ -83,20 +86,21 @@ def pairwise_accuracy_by_group(
     return out
 
 
-def prompt_groups(prompts: list[str], prompt_set: PromptSet) -> list[str]:
-    """The group of each prompt, looked up in ``prompt_set``: ``harmful``, ``borderline``,
+def prompt_groups(prompts: list[str], *prompt_sets: PromptSet) -> list[str]:
+    """The group of each prompt, looked up in ``prompt_sets``: ``harmful``, ``borderline``,
     ``benign everyday``, ``look-alike``, ``twin`` (benign twins of harmful topics), or
-    ``other`` for prompts it does not hold."""
+    ``other`` for prompts none of them holds."""
     group: dict[str, str] = {}
-    for text, label, category in zip(
-        prompt_set.prompts, prompt_set.labels, prompt_set.categories, strict=True
-    ):
-        if label == "benign":
-            group[text] = {"lookalike": "look-alike", "twin": "twin"}.get(
-                category, "benign everyday"
-            )
-        else:
-            group[text] = label or "other"
+    for prompt_set in prompt_sets:
+        for text, label, category in zip(
+            prompt_set.prompts, prompt_set.labels, prompt_set.categories, strict=True
+        ):
+            if label == "benign":
+                group[text] = {LOOKALIKE_CATEGORY: "look-alike", TWIN_CATEGORY: "twin"}.get(
+                    category, "benign everyday"
+                )
+            else:
+                group[text] = label or "other"
     return [group.get(p, "other") for p in prompts]
 
 
