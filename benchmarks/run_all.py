@@ -6,7 +6,7 @@ Markdown tables) is printed under a heading with the command; its stderr (progre
 goes to this script's stderr. A summary table of exit codes and wall-clock seconds ends the
 output; the exit code is non-zero if any script failed.
 
-Run (about 7 minutes with the defaults, about 1.5 with ``--quick``)::
+Run (about 9 minutes with the defaults, about 2.5 with ``--quick``)::
 
     python benchmarks/run_all.py
     python benchmarks/run_all.py --quick
@@ -33,6 +33,8 @@ SCRIPTS: dict[str, list[str]] = {
     "reward_models": ["--min-pairs", "512", "--min-seconds", "0.5", "--learned-max-calls", "20"],
     "ppo_fps": ["--timesteps", "5120"],
     "time_to_solve": ["--seeds", "2", "--max-steps", "15000"],
+    "ppo_targets": ["--seeds", "2"],
+    "observation_ceiling": ["--encoders", "minilm"],
     "memory": ["--steps", "2000", "--n-envs", "4", "--vec-steps", "200"],
     "profile_env": ["--steps", "20000"],
 }
