@@ -6,7 +6,7 @@ Markdown tables) is printed under a heading with the command; its stderr (progre
 goes to this script's stderr. A summary table of exit codes and wall-clock seconds ends the
 output; the exit code is non-zero if any script failed.
 
-Run (about 9 minutes with the defaults, about 2.5 with ``--quick``)::
+Run (about 8 minutes with the defaults; ``--quick`` took 1 min 41 s)::
 
     python benchmarks/run_all.py
     python benchmarks/run_all.py --quick
