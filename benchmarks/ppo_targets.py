@@ -4,7 +4,10 @@ Runs ``safety_rlhf.experiments.train.train(TrainConfig(seed=s))`` (exactly ``saf
 train --seed s``: PPO, the default env and reward, the YAML's 60,000 steps) for ``--seeds``
 seeds in ``--jobs`` parallel processes (``spawn``), each writing its run folder under a
 temporary directory that is deleted afterwards, and reads the final greedy-policy metrics
-that ``train`` computes on every prompt of the train, test and jailbreak splits.
+that ``train`` computes on every prompt of the train and test splits; the same greedy policy
+is then evaluated on every prompt of the jailbreak split. The jailbreak prompts' MiniLM
+embeddings do not ship with the package: the main process embeds them once before the
+seeds start (about 40 s the first time, then from the disk cache).
 
 Printed: one row per seed (train, test and jailbreak gold success; test twin over-refusal,
 look-alike over-refusal and harmful compliance; seconds of the ``train`` call), then the
@@ -40,13 +43,21 @@ def run_seed(seed: int) -> dict[str, Any]:
     """Train one seed with the ``safety-rlhf train`` defaults; return its metrics."""
     import torch
 
+    from safety_rlhf.agents.prompt_evaluation import evaluate_policy_on_prompts, make_strategy_env
     from safety_rlhf.experiments.train import TrainConfig, train
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as log_dir:
         start = time.perf_counter()
-        result = train(TrainConfig(seed=seed, log_dir=log_dir, progress_bar=False))
-        return {"seed": seed, "seconds": time.perf_counter() - start, **result.metrics}
+        cfg = TrainConfig(seed=seed, log_dir=log_dir, progress_bar=False)
+        result = train(cfg)
+        seconds = time.perf_counter() - start
+        jailbreak = make_strategy_env(cfg.env, split="jailbreak")
+        metrics = {
+            **result.metrics,
+            "jailbreak": evaluate_policy_on_prompts(result.model, jailbreak),
+        }
+        return {"seed": seed, "seconds": seconds, **metrics}
 
 
 def main() -> None:
@@ -54,6 +65,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5, help="number of seeds (0, 1, ...)")
     parser.add_argument("--jobs", type=int, default=2, help="seeds trained in parallel")
     args = parser.parse_args()
+    from safety_rlhf.agents.prompt_evaluation import make_strategy_env
+
+    make_strategy_env("SafetyRLHF-v0", split="jailbreak")  # embeds and caches its prompts once
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=context) as pool:
         results = sorted(pool.map(run_seed, range(args.seeds)), key=lambda r: r["seed"])

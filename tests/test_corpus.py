@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -30,13 +32,13 @@ KEYS = ["id", "prompt", "label", "category", "subtype", "split", "template", "to
 
 @pytest.fixture(scope="module")
 def rows() -> list[dict]:
-    with CORPUS_PATH.open(encoding="utf-8") as f:
+    with gzip.open(CORPUS_PATH, "rt", encoding="utf-8") as f:
         return [json.loads(line) for line in f]
 
 
 def test_regenerating_gives_the_same_bytes(tmp_path) -> None:
-    out = generate.write_corpus(tmp_path / "prompts.jsonl")
-    assert (tmp_path / "prompts.jsonl").read_bytes() == CORPUS_PATH.read_bytes(), out
+    out = generate.write_corpus(tmp_path / "prompts.jsonl.gz")
+    assert (tmp_path / "prompts.jsonl.gz").read_bytes() == CORPUS_PATH.read_bytes(), out
 
 
 def test_schema_and_unique_ids(rows: list[dict]) -> None:
@@ -171,7 +173,7 @@ def test_jailbreak_wraps_every_test_prompt_once_labels_unchanged(rows: list[dict
 
 
 def test_the_shipped_embeddings_cover_the_corpus() -> None:
-    """Every corpus text has a shipped MiniLM embedding (rebuilt by
+    """Every train and test corpus text has a shipped MiniLM embedding (rebuilt by
     ``python -m safety_rlhf.reward.shipped_embeddings``), so no first run embeds it."""
     table = EmbeddingTable.load(SHIPPED_EMBEDDINGS, 384)
     assert table is not None
@@ -196,3 +198,15 @@ def test_a_topic_with_an_unknown_placeholder_is_named(monkeypatch: pytest.Monkey
     monkeypatch.setattr(lookalikes, "LOOKALIKES", bad)
     with pytest.raises(ValueError, match=r"lookalike/oops: bad placeholder in 'kill \{your\}"):
         all_topics()
+
+
+def test_shipped_data_files_stay_small() -> None:
+    """Every file the package ships is under 5 MB (the corpus ships gzipped, the jailbreak
+    prompts' embeddings are computed on first use)."""
+    package = Path(generate.__file__).resolve().parents[1]
+    big = [
+        (str(f.relative_to(package)), f.stat().st_size)
+        for f in package.rglob("*")
+        if f.is_file() and "__pycache__" not in f.parts and f.stat().st_size >= 5_000_000
+    ]
+    assert big == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
 import sys
@@ -18,6 +20,7 @@ __all__ = [
     "atomic_write_text",
     "atomic_writer",
     "is_up_to_date",
+    "stable_gzip",
     "write_json",
     "write_yaml",
 ]
@@ -82,3 +85,12 @@ def is_up_to_date(path: str | os.PathLike[str], expected: bytes, rebuild: str) -
         return True
     print(f"{p} is out of date; {rebuild}", file=sys.stderr)
     return False
+
+
+def stable_gzip(data: bytes) -> bytes:
+    """``data`` gzipped byte-stably: no timestamp and no file name in the header, level 9,
+    so a generator's ``--check`` can compare the shipped file byte for byte."""
+    buffer = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=9) as gz:
+        gz.write(data)
+    return buffer.getvalue()

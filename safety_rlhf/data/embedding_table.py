@@ -2,8 +2,9 @@
 
 Embedding the 14,886 corpus prompts with all-MiniLM-L6-v2 takes minutes on two CPU cores,
 too long for the first ``safety-rlhf train`` on a fresh install. So the package ships them:
-``minilm_embeddings.npz`` next to ``prompts.jsonl`` holds, for every prompt of the corpus
-(and the few response texts the learned reward model embeds),
+``minilm_embeddings.npz`` next to ``prompts.jsonl.gz`` holds, for every prompt of the
+corpus's train and test splits (and the few response texts the learned reward model
+embeds; jailbreak prompts are embedded on first use, to keep the file under 5 MB),
 
 * ``keys``: ``uint64``, the first 8 bytes of the SHA-256 of the UTF-8 text (big-endian),
   sorted, so a look-up is a binary search and the file holds no text;

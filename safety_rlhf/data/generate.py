@@ -1,4 +1,4 @@
-"""Deterministic generator for the shipped prompt corpus ``prompts.jsonl``.
+"""Deterministic generator for the shipped prompt corpus ``prompts.jsonl.gz``.
 
 Design
 ------
@@ -19,12 +19,13 @@ Design
   taken round-robin in test order; id ``"jb-" + test id``, ``template`` = framing id, the
   other fields unchanged.
 * **Byte-stable output.**  One JSON object per line, fixed key order, ``ensure_ascii=False``,
-  ``"\\n"`` newlines, UTF-8; written to a temporary file in the target directory and moved
-  into place with ``os.replace``.
+  ``"\\n"`` newlines, UTF-8, gzipped without timestamp or file name (4 MB of text ships as
+  well under 1 MB); written to a temporary file in the target directory and moved into place
+  with ``os.replace``.
 
 Command line::
 
-    python -m safety_rlhf.data.generate            # (re)write prompts.jsonl next to this file
+    python -m safety_rlhf.data.generate            # (re)write prompts.jsonl.gz next to this file
     python -m safety_rlhf.data.generate --check    # exit 1 if the file on disk is stale
     python -m safety_rlhf.data.generate --summary  # print the composition table
 """
@@ -43,7 +44,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import chi2_contingency
 
-from safety_rlhf.data.atomic_files import atomic_write_bytes, is_up_to_date
+from safety_rlhf.data.atomic_files import atomic_write_bytes, is_up_to_date, stable_gzip
 from safety_rlhf.data.templates import (
     FAMILIES,
     FRAMINGS,
@@ -53,7 +54,7 @@ from safety_rlhf.data.templates import (
 )
 from safety_rlhf.data.topics import Topic, all_topics
 
-DEFAULT_PATH: Path = Path(__file__).resolve().parent / "prompts.jsonl"
+DEFAULT_PATH: Path = Path(__file__).resolve().parent / "prompts.jsonl.gz"
 TEMPLATES_PER_TOPIC: int = 6
 TEST_FRACTION: float = 0.28
 SPLITS: tuple[str, ...] = ("train", "test", "jailbreak")
@@ -179,9 +180,10 @@ def _validate(records: Sequence[dict[str, str]]) -> None:
 
 
 def serialize(records: Sequence[dict[str, Any]]) -> bytes:
-    """Encode records as JSON Lines bytes (fixed key order, UTF-8, ``\\n`` newlines)."""
+    """Encode records as byte-stable gzipped JSON Lines (fixed key order, UTF-8, ``\\n``
+    newlines; :func:`~safety_rlhf.data.atomic_files.stable_gzip`)."""
     lines = [json.dumps({k: r[k] for k in KEYS}, ensure_ascii=False) for r in records]
-    return ("\n".join(lines) + "\n").encode("utf-8")
+    return stable_gzip(("\n".join(lines) + "\n").encode("utf-8"))
 
 
 def write_corpus(path: str | os.PathLike[str] = DEFAULT_PATH) -> Path:

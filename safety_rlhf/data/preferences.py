@@ -13,9 +13,7 @@ assistant turn. Malformed rows raise :class:`PreferenceFileError` naming file an
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import json
 import os
 from collections.abc import Sequence
@@ -23,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from safety_rlhf.data.atomic_files import atomic_write_bytes, atomic_write_text
+from safety_rlhf.data.atomic_files import atomic_write_bytes, atomic_write_text, stable_gzip
 from safety_rlhf.data.prompts import PromptFileError
-from safety_rlhf.data.readers import check_text, iter_csv, iter_jsonl
+from safety_rlhf.data.readers import check_text, format_suffix, iter_csv, iter_jsonl
 
 __all__ = [
     "DEFAULT_TEST_PATH",
@@ -140,19 +138,7 @@ def write_preferences(path: str | os.PathLike[str], records: Sequence[dict[str, 
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     if Path(path).suffix.lower() != ".gz":
         return atomic_write_text(path, text)
-    # Byte-stable gzip: no timestamp and no file name in the header.
-    buffer = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=9) as gz:
-        gz.write(text.encode("utf-8"))
-    return atomic_write_bytes(path, buffer.getvalue())
-
-
-def _inner_suffix(path: Path) -> str:
-    """The extension that says the format: ``.jsonl`` for ``train.jsonl.gz``."""
-    name = path.name.lower()
-    if name.endswith(".gz"):
-        name = name[: -len(".gz")]
-    return Path(name).suffix
+    return atomic_write_bytes(path, stable_gzip(text.encode("utf-8")))
 
 
 def _text(row: dict[str, Any], column: str, where: str) -> str:
@@ -236,7 +222,7 @@ def load_preferences(
     path = Path(path)
     if not path.is_file():
         raise PreferenceFileError(f"{path}: preference file not found")
-    suffix = _inner_suffix(path)
+    suffix = format_suffix(path)
     if format == "jsonl" or (format in ("auto", "hh-rlhf") and suffix in (".jsonl", ".ndjson")):
         rows = iter_jsonl(path, PreferenceFileError)
     elif format == "csv" or suffix == ".csv":

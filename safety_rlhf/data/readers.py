@@ -17,7 +17,14 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["MAX_TEXT_CHARS", "check_text", "iter_csv", "iter_jsonl", "open_text"]
+__all__ = [
+    "MAX_TEXT_CHARS",
+    "check_text",
+    "format_suffix",
+    "iter_csv",
+    "iter_jsonl",
+    "open_text",
+]
 
 #: Longest prompt or response accepted from a file, in characters (a 1 MB "prompt" is a
 #: broken file, and no encoder reads that far: MiniLM stops at 256 tokens).
@@ -121,3 +128,10 @@ def _lines(path: Path, error: type[Exception]) -> Iterable[tuple[int, str]]:
         raise error(
             f"{path}:{line}: not UTF-8 text (byte 0x{raw[start]:02x}); save the file as UTF-8"
         ) from exc
+
+
+def format_suffix(path: Path) -> str:
+    """The extension that says a file's format, lower-case: ``.jsonl`` for
+    ``train.jsonl.gz`` (:func:`open_text` decompresses ``.gz``)."""
+    name = path.name.lower()
+    return Path(name.removesuffix(".gz")).suffix

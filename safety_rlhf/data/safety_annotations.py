@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import io
 import json
 import os
 import sys
@@ -45,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from safety_rlhf.data.atomic_files import atomic_write_bytes, is_up_to_date
+from safety_rlhf.data.atomic_files import atomic_write_bytes, is_up_to_date, stable_gzip
 from safety_rlhf.data.prompts import PromptSet, load_corpus
 from safety_rlhf.task.gold_tables import cost_table
 from safety_rlhf.task.strategies import ANSWERED, Strategy, render_responses
@@ -164,10 +163,7 @@ def simulate_safety_annotations(
 def serialize_annotations(records: Sequence[dict[str, Any]]) -> bytes:
     """Records as gzipped JSONL, byte-stable (no timestamp or file name in the header)."""
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    buffer = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=9) as gz:
-        gz.write(text.encode("utf-8"))
-    return buffer.getvalue()
+    return stable_gzip(text.encode("utf-8"))
 
 
 def make_safety_annotations(

@@ -62,7 +62,6 @@ from safety_rlhf.agents.lagrangian import (
 from safety_rlhf.agents.native_vec_env import make_native_vec_env
 from safety_rlhf.agents.prompt_evaluation import evaluate_policy_on_prompts, make_strategy_env
 from safety_rlhf.agents.safe_load import load_model
-from safety_rlhf.data import CORPUS_PATH
 from safety_rlhf.data.atomic_files import atomic_write_text, write_json, write_yaml
 from safety_rlhf.experiments.run_files import make_run_dir, run_environment
 from safety_rlhf.experiments.saved_runs import check_saved_settings
@@ -388,10 +387,6 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
         ),
         "test": evaluate_policy_on_prompts(model, test_env),
     }
-    if test_env.prompt_set.source == str(CORPUS_PATH):  # the shipped corpus has a jailbreak split
-        metrics["jailbreak"] = evaluate_policy_on_prompts(
-            model, make_strategy_env(cfg.env, split="jailbreak", **env_kwargs)
-        )
     seconds = time.perf_counter() - start
     write_json(run_dir / "metrics.json", {"seconds": seconds, **metrics})
     return TrainResult(run_dir=run_dir, model=model, metrics=metrics, seconds=seconds)

@@ -1,8 +1,10 @@
 """Build or check the shipped MiniLM embeddings of the shipped corpus (a maintainer tool).
 
-The table (:mod:`safety_rlhf.data.embedding_table`) holds every prompt of
-``prompts.jsonl`` (all splits) and every response text the Bradley-Terry and cost models
-embed for them (the rendered responses without the restated prompt). Run it after
+The table (:mod:`safety_rlhf.data.embedding_table`) holds every prompt of the train and test
+splits of ``prompts.jsonl.gz`` and every response text the Bradley-Terry and cost models embed
+for them (the rendered responses without the restated prompt): what ``safety-rlhf train``
+and the benchmarks need. The jailbreak split is left out to keep the file under 5 MB; its
+prompts are embedded on first use (and cached on disk). Run it after
 ``python -m safety_rlhf.data.generate`` changes the corpus::
 
     python -m safety_rlhf.reward.shipped_embeddings            # rewrite the shipped table
@@ -30,7 +32,7 @@ from safety_rlhf.reward.bradley_terry import strip_restatement
 from safety_rlhf.reward.encoders import MODEL_PACKAGE, MiniLMEncoder, package_version
 from safety_rlhf.task.strategies import render_responses
 
-SPLITS: tuple[str, ...] = ("train", "test", "jailbreak")
+SPLITS: tuple[str, ...] = ("train", "test")
 
 
 def corpus_texts() -> list[str]:
