@@ -60,9 +60,14 @@ def pairwise_accuracy(model: RewardModel, prefs: PreferenceSet, **columns: Any) 
         label-free models never see it (see :func:`preference_columns`).
     :return: accuracy in ``[0, 1]``; ties count as wrong.
     """
+    return float(np.mean(_pair_hits(model, prefs, **columns)))
+
+
+def _pair_hits(model: RewardModel, prefs: PreferenceSet, **columns: Any) -> np.ndarray:
+    """Per pair: whether the model scores ``chosen`` strictly above ``rejected``."""
     chosen = model.score(prefs.prompts, prefs.chosen, **columns)
     rejected = model.score(prefs.prompts, prefs.rejected, **columns)
-    return float(np.mean(chosen > rejected))
+    return np.asarray(chosen > rejected)
 
 
 def pairwise_accuracy_by_group(
@@ -75,9 +80,7 @@ def pairwise_accuracy_by_group(
     """
     if len(groups) != len(prefs):
         raise ValueError(f"pairwise_accuracy_by_group: {len(groups)} groups for {len(prefs)} pairs")
-    chosen = model.score(prefs.prompts, prefs.chosen, **columns)
-    rejected = model.score(prefs.prompts, prefs.rejected, **columns)
-    right = chosen > rejected
+    right = _pair_hits(model, prefs, **columns)
     names = np.asarray(groups)
     out = {
         g: (float(right[names == g].mean()), int((names == g).sum())) for g in dict.fromkeys(groups)
