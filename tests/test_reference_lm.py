@@ -9,6 +9,7 @@ corpora small enough to enumerate.
 from __future__ import annotations
 
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -309,3 +310,13 @@ def test_invalid_arguments_are_refused():
 
 def test_module_floor_default_is_used():
     assert ReferenceLM(TOY, V).floor == FLOOR
+
+
+def test_pickles_small_and_equal():
+    lm = toy_lm()
+    blob = pickle.dumps(lm)
+    assert len(blob) < 2_000
+    copy = pickle.loads(blob)
+    state = step_through(lm, np.log([0.3, 0.3, 0.4]), (1, 2))
+    assert copy.order == 3 and copy.floor == TOY_FLOOR and copy.backoff == TOY_BACKOFF
+    np.testing.assert_array_equal(copy.log_probs(state), lm.log_probs(state))

@@ -149,6 +149,20 @@ class ReferenceLM:
         self._log_probs = np.log(table)
         self._cum = np.cumsum(table, axis=1)
         self._cum[:, -1] = 1.0  # so that u < 1 always finds a token
+        for table_ in (self._lookup, self._probs, self._log_probs, self._cum):
+            table_.flags.writeable = False
+        self._args = (
+            tuple(tuple(tuple(int(t) for t in v) for v in corpus) for corpus in variants),
+            vocab_size,
+            order,
+            self.floor,
+            self.backoff,
+            eos,
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle the constructor arguments, not the tables (rebuilt on load)."""
+        return (ReferenceLM, self._args)
 
     def _build_strategy(
         self, corpus: Sequence[Sequence[int]], rows: list[np.ndarray]
