@@ -14,6 +14,7 @@ import pickle
 import numpy as np
 import pytest
 
+from safety_rlhf.task.ngram_tables import build_ngram
 from safety_rlhf.task.reference_lm import FLOOR, LMState, ReferenceLM
 
 EOS = 0
@@ -73,14 +74,42 @@ def step_through(lm, log_w0, prefix):
     return state
 
 
+def spliced(rng, length):
+    """Random pieces of the toy variants run together: long seen contexts, then unseen."""
+    pieces = [(*v, EOS) for corpus in TOY for v in corpus]
+    out: list[int] = []
+    while len(out) < length:
+        piece = pieces[rng.integers(len(pieces))]
+        start = rng.integers(len(piece))
+        out += piece[start : start + rng.integers(1, 4)]
+    return tuple(out[:length])
+
+
 def prefixes(rng, n_random=6, length=6):
-    """Every prefix of every toy variant (with its EOS) and of some random sequences."""
+    """Every prefix of every toy variant (with its EOS), of random and of spliced sequences."""
     seqs = [(*v, EOS) for corpus in TOY for v in corpus]
     seqs += [tuple(rng.integers(0, V, size=length)) for _ in range(n_random)]
+    seqs += [spliced(rng, length + 3) for _ in range(n_random)]
     return sorted({s[:i] for s in seqs for i in range(len(s) + 1)})
 
 
-@pytest.mark.parametrize("order", [1, 2, 3, 4])
+@pytest.mark.parametrize("order", [1, 2, 3, 4, 5])
+def test_context_automaton_finds_the_longest_seen_suffix(order):
+    corpus = [(*v, EOS) for v in TOY[0] + TOY[2]]
+    table = build_ngram(corpus, V, order, backoff=0.3, bos=V)
+    seen = set(table.contexts)
+    assert table.contexts[table.start] == (V,) * (order - 1)
+    for r, ctx in enumerate(table.contexts):
+        if ctx[:1] == (V,) and len(ctx) < order - 1:
+            continue  # never a state: a text's start is padded with n-1 BOS
+        for w in range(V):
+            extended = (*ctx, w)
+            full = extended[max(0, len(extended) - (order - 1)) :] if order > 1 else ()
+            longest = next(full[i:] for i in range(len(full) + 1) if full[i:] in seen)
+            assert table.contexts[table.transitions[r, w]] == longest, (ctx, w)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 4, 5])
 def test_log_probs_and_posterior_equal_the_naive_computation(order):
     lm = toy_lm(order)
     rng = np.random.default_rng(order)

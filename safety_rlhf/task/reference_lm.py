@@ -31,10 +31,12 @@ so ``pi_ref(w | ...) >= floor / V`` for every token at every prefix, and ``log p
 always finite. The posterior is kept as float64 log-probabilities; the mixture is summed
 with the normalised posterior weights (every ``p_s >= floor / V``, so nothing underflows).
 
-**Tables.** Per strategy, one row of ``p_s`` for every context seen in training at any
-order (its longest seen suffix decides which row an unseen context uses), stacked into one
-``(R, V)`` table, and a dense ``(S, (V+1)**(n-1))`` look-up from a context to its row:
-:meth:`ReferenceLM.log_probs` of ``m`` states is ``S`` row gathers and a weighted sum.
+**Tables** (:mod:`safety_rlhf.task.ngram_tables`). Per strategy, one row of ``p_s`` for
+every context seen in training, at any order (an unseen context uses the row of its longest
+seen suffix), all stacked into one ``(R, V)`` table, and a transition table giving the row
+after each token. A state holds each episode's row under every strategy, so
+:meth:`ReferenceLM.log_probs` of ``m`` states is ``S`` row gathers and a weighted sum, and
+:meth:`ReferenceLM.advance` is two gathers.
 
 >>> lm = ReferenceLM([[(3, 4)], [(5,)]], vocab_size=6, floor=0.06)
 >>> state = lm.initial_state(np.log([[0.5, 0.5]]))
@@ -55,7 +57,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["BACKOFF", "FLOOR", "SUPPORT_THRESHOLD", "LMState", "ReferenceLM"]
+from safety_rlhf.task.ngram_tables import build_ngram
+
+__all__ = ["BACKOFF", "FLOOR", "ORDER", "SUPPORT_THRESHOLD", "LMState", "ReferenceLM"]
+
+#: ``n`` of the n-grams.
+ORDER = 3
 
 #: Total probability mass spread uniformly over the vocabulary at every step (``floor``).
 FLOOR = 0.01
@@ -63,8 +70,6 @@ FLOOR = 0.01
 BACKOFF = 0.1
 #: Default of :meth:`ReferenceLM.support_mask`: tokens below it are "off the grammar".
 SUPPORT_THRESHOLD = 1e-3
-#: Largest dense context look-up (``S * (V+1)**(n-1)`` entries) the model builds.
-_MAX_LOOKUP = 1 << 26
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,10 +80,13 @@ class LMState:
     :param log_posterior: float64 ``(m, S)``, normalised log posterior over strategies.
     :param context: int64 ``(m, n-1)``, the last ``n - 1`` ids, oldest first (``BOS = V``
         pads the start).
+    :param rows: int ``(S, m)``, each episode's table row under each strategy (the row of
+        the longest suffix of its text that strategy saw in training).
     """
 
     log_posterior: np.ndarray
     context: np.ndarray
+    rows: np.ndarray
 
     def __len__(self) -> int:
         return int(self.log_posterior.shape[0])
@@ -118,7 +126,7 @@ class ReferenceLM:
         self,
         variants: Sequence[Sequence[Sequence[int]]],
         vocab_size: int,
-        order: int = 3,
+        order: int = ORDER,
         floor: float = FLOOR,
         backoff: float = BACKOFF,
         eos: int = 0,
@@ -129,69 +137,41 @@ class ReferenceLM:
             raise ValueError(f"backoff must lie in [0, 1], got {backoff}")
         if order < 1 or vocab_size < 1 or not 0 <= eos < vocab_size:
             raise ValueError("need order >= 1, vocab_size >= 1 and 0 <= eos < vocab_size")
-        if not variants or any(len(corpus) == 0 for corpus in variants):
+        corpora = tuple(tuple(tuple(int(t) for t in v) for v in corpus) for corpus in variants)
+        if not corpora or any(len(corpus) == 0 for corpus in corpora):
             raise ValueError("every strategy needs at least one variant")
-        n_ctx = (vocab_size + 1) ** (order - 1)
-        if len(variants) * n_ctx > _MAX_LOOKUP:
-            raise ValueError(f"context look-up too large for V={vocab_size}, order={order}")
+        for variant in (v for corpus in corpora for v in corpus):
+            if any(not 0 <= t < vocab_size for t in variant):
+                raise ValueError(f"token id out of range 0..{vocab_size - 1} in {variant}")
         self.vocab_size, self.order, self.eos = vocab_size, order, eos
         self.floor, self.backoff = float(floor), float(backoff)
-        self.n_strategies = len(variants)
-        self._bos = vocab_size
-        self._powers = (vocab_size + 1) ** np.arange(order - 2, -1, -1, dtype=np.int64)
-        rows: list[np.ndarray] = []
-        lookup = np.empty((self.n_strategies, n_ctx), dtype=np.intp)
-        for s, corpus in enumerate(variants):
-            lookup[s] = self._build_strategy(corpus, rows)
-        table = (1.0 - self.floor) * np.stack(rows) + self.floor / vocab_size
-        self._lookup = lookup
-        self._probs = table
-        self._log_probs = np.log(table)
-        self._cum = np.cumsum(table, axis=1)
+        self.n_strategies = len(corpora)
+        self._args = (corpora, vocab_size, order, self.floor, self.backoff, eos)
+        q: list[np.ndarray] = []
+        transitions: list[np.ndarray] = []
+        start: list[int] = []
+        offset = 0
+        for corpus in corpora:
+            table = build_ngram(
+                [(*v, eos) for v in corpus], vocab_size, order, self.backoff, bos=vocab_size
+            )
+            q.append(table.q)
+            transitions.append(table.transitions + offset)
+            start.append(table.start + offset)
+            offset += len(table.q)
+        probs = (1.0 - self.floor) * np.concatenate(q) + self.floor / vocab_size
+        self._probs = probs
+        self._log_probs = np.log(probs)
+        self._cum = np.cumsum(probs, axis=1)
         self._cum[:, -1] = 1.0  # so that u < 1 always finds a token
-        for table_ in (self._lookup, self._probs, self._log_probs, self._cum):
-            table_.flags.writeable = False
-        self._args = (
-            tuple(tuple(tuple(int(t) for t in v) for v in corpus) for corpus in variants),
-            vocab_size,
-            order,
-            self.floor,
-            self.backoff,
-            eos,
-        )
+        self._transitions = np.concatenate(transitions)
+        self._start = np.array(start, dtype=np.intp)
+        for array in (self._probs, self._log_probs, self._cum, self._transitions, self._start):
+            array.flags.writeable = False
 
     def __reduce__(self) -> tuple[object, ...]:
         """Pickle the constructor arguments, not the tables (rebuilt on load)."""
         return (ReferenceLM, self._args)
-
-    def _build_strategy(
-        self, corpus: Sequence[Sequence[int]], rows: list[np.ndarray]
-    ) -> np.ndarray:
-        """Append this strategy's smoothed rows ``q_n`` to ``rows``; return its look-up."""
-        n, v = self.order, self.vocab_size
-        counts: list[dict[tuple[int, ...], np.ndarray]] = [{} for _ in range(n)]
-        for variant in corpus:
-            seq = [int(t) for t in variant] + [self.eos]
-            if min(seq) < 0 or max(seq) >= v:
-                raise ValueError(f"token id out of range 0..{v - 1} in variant {list(variant)}")
-            padded = [self._bos] * (n - 1) + seq
-            for t in range(n - 1, len(padded)):
-                for k in range(n):  # k = context length = order - 1
-                    ctx = tuple(padded[t - k : t])
-                    counts[k].setdefault(ctx, np.zeros(v))[padded[t]] += 1.0
-        smoothed: dict[tuple[int, ...], np.ndarray] = {}
-        lookup = np.empty((v + 1) ** (n - 1), dtype=np.intp)
-        for k in range(n):  # shorter contexts first: a longer seen context overrides
-            # contexts (as base-(V+1) keys) ending in a k-id suffix share a column here
-            by_suffix = lookup.reshape(-1, (v + 1) ** k)
-            for ctx, c in counts[k].items():
-                q = c / c.sum()
-                if k:
-                    q = (1.0 - self.backoff) * q + self.backoff * smoothed[ctx[1:]]
-                smoothed[ctx] = q
-                by_suffix[:, int(np.dot(ctx, self._powers[n - 1 - k :]))] = len(rows)
-                rows.append(q)
-        return lookup
 
     # -- batched stepping --------------------------------------------------------------
 
@@ -199,8 +179,10 @@ class ReferenceLM:
         """State of ``m`` empty responses under log prior ``log_w0`` (``(m, S)``; it is
         normalised here, ``-inf`` excludes a strategy)."""
         log_w = self._check_prior(log_w0, ndim=2)
-        context = np.full((len(log_w), self.order - 1), self._bos, dtype=np.int64)
-        return LMState(log_w, context)
+        m = len(log_w)
+        context = np.full((m, self.order - 1), self.vocab_size, dtype=np.int64)
+        rows = np.repeat(self._start[:, None], m, axis=1)
+        return LMState(log_w, context, rows)
 
     def log_probs(self, state: LMState) -> np.ndarray:
         """``log pi_ref(w | prompt, prefix)`` of every token: float64 ``(m, V)``."""
@@ -212,11 +194,10 @@ class ReferenceLM:
         tok = self._check_ids(tokens, ndim=1)
         if len(tok) != len(state):
             raise ValueError(f"expected {len(state)} tokens, got {len(tok)}")
-        rows = self._rows(state.context)
-        log_post = state.log_posterior + self._log_probs[rows, tok[None, :]].T
+        log_post = state.log_posterior + self._log_probs[state.rows, tok].T
         log_post -= _logsumexp(log_post, axis=1)[:, None]
-        context = self._shift(state.context, tok)
-        return LMState(log_post, context)
+        context = np.concatenate([state.context, tok[:, None]], axis=1)[:, 1:]
+        return LMState(log_post, context, self._transitions[state.rows, tok])
 
     def log_posterior(self, state: LMState) -> np.ndarray:
         """Normalised log posterior over strategies given each prefix: ``(m, S)`` (a copy)."""
@@ -225,11 +206,11 @@ class ReferenceLM:
     def support_mask(self, state: LMState, threshold: float = SUPPORT_THRESHOLD) -> np.ndarray:
         """Tokens ``pi_ref`` actually proposes: ``(m, V)`` bool, ``pi_ref(w | ...) > threshold``.
 
-        The default ``1e-3`` lies far above the floor level ``floor / V`` and the faint
-        unigram share ``backoff**(n-1)``, far below the trigram and bigram shares, so the
-        mask keeps the continuations the grammar (and its bigram recombinations) allows and
-        forbids floor-only tokens; ``log pi_ref`` of an allowed token is above
-        ``log(threshold)``. ``EOS`` is always allowed, so every row has an allowed token.
+        The default :data:`SUPPORT_THRESHOLD` lies far above the floor level ``floor / V``
+        and the unigram share ``backoff**(n-1)``, far below the shares of the continuations
+        seen in training, so the mask keeps what the grammar (and its recombinations) writes
+        and forbids floor-only tokens; ``log pi_ref`` of an allowed token exceeds
+        ``log(threshold)``. ``EOS`` is always allowed, so every row allows a token.
         """
         mask = self._mixture(state) > threshold
         mask[:, self.eos] = True
@@ -244,17 +225,13 @@ class ReferenceLM:
         seqs = self._check_ids(ids, ndim=2)
         if len(seqs) != len(state):
             raise ValueError(f"log_w0 has {len(state)} rows but ids has {len(seqs)}")
-        m, length = seqs.shape
-        padded = np.concatenate([state.context, seqs], axis=1)
-        windows = np.lib.stride_tricks.sliding_window_view(padded, self.order - 1, axis=1)
-        rows = self._lookup[:, windows[:, :length] @ self._powers]  # (S, m, T)
-        per_strategy = self._log_probs[rows, seqs[None]]  # log p_s(x_t | x_<t)
-        log_post = state.log_posterior.T  # (S, m)
-        out = np.empty((m, length))
-        for t in range(length):
-            joint = log_post + per_strategy[:, :, t]
+        log_post, rows = state.log_posterior.T, state.rows  # (S, m) each
+        out = np.empty(seqs.shape)
+        for t in range(seqs.shape[1]):
+            joint = log_post + self._log_probs[rows, seqs[:, t]]
             out[:, t] = _logsumexp(joint, axis=0)
             log_post = joint - out[:, t]
+            rows = self._transitions[rows, seqs[:, t]]
         return out
 
     def token_log_probs(self, log_w0: np.ndarray, ids: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -290,15 +267,14 @@ class ReferenceLM:
         if max_tokens < 1:
             raise ValueError("max_tokens must be >= 1")
         state = self.initial_state(log_w0)
-        m, n_s = state.log_posterior.shape
-        log_post, context = state.log_posterior, state.context
+        log_post, rows = state.log_posterior, state.rows
+        m, n_s = log_post.shape
         ids = np.full((m, max_tokens), self.eos, dtype=np.int64)
         lengths = np.full(m, max_tokens, dtype=np.int64)
         alive = np.ones(m, dtype=bool)
         uniforms = rng.random((max_tokens, 2, m))
         every = np.arange(m)
         for t in range(max_tokens):
-            rows = self._rows(context)
             cum_post = np.cumsum(np.exp(log_post), axis=1)
             u_s = uniforms[t, 0, :, None] * cum_post[:, -1:]
             strategy = np.minimum((cum_post <= u_s).sum(axis=1), n_s - 1)
@@ -310,34 +286,23 @@ class ReferenceLM:
             alive &= ~ended
             if not alive.any():
                 break
-            log_post = log_post + self._log_probs[rows, tok[None, :]].T
+            log_post = log_post + self._log_probs[rows, tok].T
             log_post -= _logsumexp(log_post, axis=1)[:, None]
-            context = self._shift(context, tok)
+            rows = self._transitions[rows, tok]
         return ids, lengths
 
     # -- helpers ----------------------------------------------------------------------
 
     def _mixture(self, state: LMState) -> np.ndarray:
         """``pi_ref`` probabilities ``(m, V)``: the posterior-weighted per-strategy rows."""
-        rows = self._rows(state.context)
         weights = np.exp(state.log_posterior)
-        probs = weights[:, 0, None] * self._probs[rows[0]]
+        probs = weights[:, 0, None] * self._probs[state.rows[0]]
         for s in range(1, self.n_strategies):
-            probs += weights[:, s, None] * self._probs[rows[s]]
+            probs += weights[:, s, None] * self._probs[state.rows[s]]
         return probs
-
-    def _rows(self, context: np.ndarray) -> np.ndarray:
-        """Table rows of every strategy for each context: ``(S, m)``."""
-        return self._lookup[:, context @ self._powers]
-
-    @staticmethod
-    def _shift(context: np.ndarray, tokens: np.ndarray) -> np.ndarray:
-        """Drop the oldest id of each context and append ``tokens``."""
-        return np.concatenate([context, tokens[:, None]], axis=1)[:, 1:]
 
     def _inverse_cdf(self, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
         """First token ``w`` of each row with ``cum[row, w] > u`` (vectorised bisection)."""
-        cum = self._cum
         lo = np.zeros(len(rows), dtype=np.int64)
         hi = np.full(len(rows), self.vocab_size - 1, dtype=np.int64)
         while True:
@@ -345,7 +310,7 @@ class ReferenceLM:
             if not active.any():
                 return lo
             mid = (lo + hi) // 2
-            right = cum[rows, mid] <= u
+            right = self._cum[rows, mid] <= u
             lo = np.where(active & right, mid + 1, lo)
             hi = np.where(active & ~right, mid, hi)
 
