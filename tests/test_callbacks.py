@@ -17,7 +17,7 @@ import safety_rlhf  # noqa: F401  (registers the env ids)
 from safety_rlhf.agents.algorithms import get_algorithm
 from safety_rlhf.agents.callbacks import SafetyMetricsCallback, policy_kl_to_reference
 from safety_rlhf.envs import SafetyRLHFEnv, Strategy
-from safety_rlhf.envs.reference_policy import reference_log_probs
+from safety_rlhf.task.reference_policy import reference_log_probs
 
 
 def _info(label: str | None, category: str, strategy: Strategy, proxy: float) -> dict:

@@ -19,8 +19,8 @@ from stable_baselines3.common.env_util import make_vec_env
 import safety_rlhf
 from safety_rlhf.envs import SafetyRLHFEnv, Strategy
 from safety_rlhf.envs.prompt_stream import BLOCK
-from safety_rlhf.envs.reference_policy import reference_probs
 from safety_rlhf.envs.text_image import FRAME_SHAPE
+from safety_rlhf.task.reference_policy import reference_probs
 
 SPECS = sorted(
     (s for s in gym.registry.values() if str(s.entry_point).startswith("safety_rlhf")),

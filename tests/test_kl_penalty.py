@@ -29,10 +29,10 @@ from stable_baselines3.common.utils import obs_as_tensor
 
 import safety_rlhf
 from safety_rlhf.agents.kl_penalty import KLPenaltyCallback, apply_kl_penalty
-from safety_rlhf.envs.reference_policy import reference_probs
 from safety_rlhf.experiments.cli import main
 from safety_rlhf.experiments.train import TrainConfig, train
 from safety_rlhf.task.gold_tables import GOLD_REWARD
+from safety_rlhf.task.reference_policy import reference_probs
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -26,9 +26,9 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import HParam, TensorBoardOutputFormat
 
 from safety_rlhf.agents.prompt_evaluation import evaluate_policy_on_prompts
-from safety_rlhf.envs.reference_policy import reference_log_probs
 from safety_rlhf.envs.strategy_env import SafetyRLHFEnv
 from safety_rlhf.task.metrics import decision_metrics
+from safety_rlhf.task.reference_policy import reference_log_probs
 from safety_rlhf.task.strategies import Strategy
 
 __all__ = ["SafetyMetricsCallback", "policy_kl_to_reference"]

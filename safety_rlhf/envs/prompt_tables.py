@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from safety_rlhf.data.prompts import PromptSet
-from safety_rlhf.envs.reference_policy import reference_log_probs
 from safety_rlhf.envs.table_cache import class_identity, load_or_compute, text_digest
 from safety_rlhf.reward.base import RewardModel
 from safety_rlhf.reward.encoders import TextEncoder
 from safety_rlhf.task.gold_tables import cost_table, gold_table, success_table
+from safety_rlhf.task.reference_policy import reference_log_probs
 from safety_rlhf.task.strategies import Strategy, render_responses
 
 __all__ = ["PromptTables", "build_prompt_tables"]

@@ -79,7 +79,7 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
     ``beta (log pi(a|s) - log pi_ref(a|s))`` needs the log-probability the agent sampled
     with, which only the agent knows. ``info["log_pi_ref"]`` gives ``log pi_ref(a | prompt)``
     of the action taken, with ``pi_ref`` the reference ("SFT") policy of
-    :mod:`safety_rlhf.envs.reference_policy` (a softmax over a keyword filter's scores,
+    :mod:`safety_rlhf.task.reference_policy` (a softmax over a keyword filter's scores,
     sensible but over-cautious), so any algorithm can apply it, as RLHF implementations do;
     :class:`~safety_rlhf.agents.kl_penalty.KLPenaltyCallback` does it for SB3's on-policy
     algorithms (``safety-rlhf train --kl-coef``).

@@ -9,14 +9,9 @@ import numpy as np
 from safety_rlhf.reward.base import RewardModel
 from safety_rlhf.reward.detectors import harm_hits, response_style
 from safety_rlhf.reward.registry import register_reward_model
+from safety_rlhf.task.reference_policy import RULE_REWARD
 
 __all__ = ["RULE_REWARD", "RuleRewardModel"]
-
-#: flagged (harm lexicon hit) -> reward per strategy, in `Strategy` order.
-RULE_REWARD: dict[bool, tuple[float, ...]] = {
-    True: (-1.0, -0.7, 0.3, 1.0, 1.0, 0.0),
-    False: (1.0, 0.7, 0.2, -0.8, -0.8, 0.0),
-}
 
 
 @register_reward_model("rule")

@@ -4,7 +4,7 @@ In RLHF the policy is kept near the supervised model it started from. Here that 
 simulated: ``pi_ref`` imitates the label-free ``rule`` reward model, as a model fine-tuned
 on a keyword filter's judgements would. A prompt is *flagged* when it contains a word of
 the harm lexicon; ``pi_ref`` puts a softmax over the ``rule`` score row for that flag
-(:data:`~safety_rlhf.reward.rule.RULE_REWARD`, which is what ``rule`` pays for each of the six
+(:data:`RULE_REWARD`, which is what ``rule`` pays for each of the six
 rendered responses), at temperature :data:`TEMPERATURE`, mixed with a uniform floor
 :data:`EPSILON` so every strategy keeps non-zero probability (``log pi_ref`` stays finite)::
 
@@ -23,10 +23,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from safety_rlhf.reward.detectors import harm_hits
-from safety_rlhf.reward.rule import RULE_REWARD
+from safety_rlhf.task.harm_lexicon import harm_hits
 
-__all__ = ["EPSILON", "TEMPERATURE", "reference_log_probs", "reference_probs"]
+__all__ = ["EPSILON", "RULE_REWARD", "TEMPERATURE", "reference_log_probs", "reference_probs"]
+
+#: What the keyword filter (the ``rule`` reward model) pays for each strategy's rendered
+#: response: flagged (harm lexicon hit) -> reward per strategy, in ``Strategy`` order.
+#: ``pi_ref`` imitates it, so it lives here, below both.
+RULE_REWARD: dict[bool, tuple[float, ...]] = {
+    True: (-1.0, -0.7, 0.3, 1.0, 1.0, 0.0),
+    False: (1.0, 0.7, 0.2, -0.8, -0.8, 0.0),
+}
 
 #: Softmax temperature over the rule scores.
 TEMPERATURE = 0.25
