@@ -38,7 +38,7 @@ after each token. A state holds each episode's row under every strategy, so
 :meth:`ReferenceLM.log_probs` of ``m`` states is ``S`` row gathers and a weighted sum, and
 :meth:`ReferenceLM.advance` is two gathers.
 
->>> lm = ReferenceLM([[(3, 4)], [(5,)]], vocab_size=6, floor=0.06)
+>>> lm = ReferenceLM([[(3, 4)], [(5,)]], vocab_size=6, order=3, floor=0.06, backoff=0.1)
 >>> state = lm.initial_state(np.log([[0.5, 0.5]]))
 >>> round(float(np.exp(lm.log_probs(state)).sum()), 12)
 1.0
@@ -61,14 +61,13 @@ from safety_rlhf.task.ngram_tables import build_ngram
 
 __all__ = ["BACKOFF", "FLOOR", "ORDER", "SUPPORT_THRESHOLD", "LMState", "ReferenceLM"]
 
-#: ``n`` of the n-grams.
+#: ``n`` of the n-grams: the last two tokens (and the posterior) decide the next one.
 ORDER = 3
-
-#: Total probability mass spread uniformly over the vocabulary at every step (``floor``).
-FLOOR = 0.01
-#: Interpolation weight ``beta`` of the next-lower order at a seen context.
-BACKOFF = 0.1
-#: Default of :meth:`ReferenceLM.support_mask`: tokens below it are "off the grammar".
+#: Total probability mass spread uniformly over the vocabulary at every step (module doc).
+FLOOR = 0.005
+#: Interpolation weight ``beta`` of the next-lower order at a seen context (module doc).
+BACKOFF = 0.02
+#: Default of :meth:`ReferenceLM.support_mask`; a token at or below it is "off-grammar".
 SUPPORT_THRESHOLD = 1e-3
 
 
