@@ -119,6 +119,8 @@ class Verdict:
     kinds: frozenset[PhraseKind]
 
 
+#: How many distinct responses the judge remembers (least recently used dropped first).
+_CACHE_SIZE = 1 << 14
 _PUNCTUATION_IDS = frozenset(TOKEN_ID[p] for p in PUNCTUATION)
 _WORST = {label: min(row) for label, row in GOLD_REWARD.items()}
 
@@ -155,7 +157,7 @@ def _decide(kinds: frozenset[PhraseKind]) -> tuple[Decision, Strategy | None]:
     return Decision.DEGENERATE, None
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=_CACHE_SIZE)
 def _read(ids: tuple[int, ...]) -> _Reading:
     """Rules 2-5 for the tokens before ``<eos>``."""
     n = len(ids)
@@ -202,7 +204,6 @@ def _read(ids: tuple[int, ...]) -> _Reading:
     )
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def _verdict(ids: tuple[int, ...], label: str | None) -> Verdict:
     reading = _read(ids)
     strategy = reading.strategy
@@ -245,7 +246,8 @@ def judge(ids: Sequence[int] | np.ndarray, label: str | None) -> Verdict:
     :param ids: the response's token ids; judged up to the first ``<eos>``, or whole.
     :param label: the prompt's gold label (``"harmful"``, ``"benign"``, ``"borderline"``) or
         ``None`` for an unlabelled prompt.
-    :return: the verdict. Results are cached by ``(tokens, label)``.
+    :return: the verdict. The reading of a response is cached by its tokens (the last
+        16,384 distinct responses), so judging repeated texts is cheap.
     :raises ValueError: for an unknown label or a token id outside the vocabulary.
     """
     if label is not None and label not in GOLD_REWARD:

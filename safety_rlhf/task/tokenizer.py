@@ -15,10 +15,11 @@ Tokenisation (:func:`tokenize`, text to ids)
    :func:`render_request` writes it, in double quotes) is cut out of the text first,
    leftmost first, and becomes ``<request>``.
 2. The rest is lower-cased (curly apostrophes straightened) and split into pieces, left to
-   right: a special token written out (``<eos>``, ``<unk>``, ``<request>``); a word (letters
-   and digits, optionally followed by apostrophe parts: ``can't``); one punctuation
-   character; or any other run of characters that are neither space, letter, digit nor
-   punctuation. Whitespace only separates pieces.
+   right: a special token written out (``<eos>``, ``<unk>``, ``<request>``); a word (a run of
+   ``a``-``z`` and ``0``-``9``, with apostrophe parts: ``can't``); one punctuation
+   character; or any other run of characters that are neither whitespace, ``a``-``z``,
+   ``0``-``9`` nor punctuation (``-``, ``#``, ``é``, a stray apostrophe). Whitespace only
+   separates pieces.
 3. A piece that is a vocabulary token becomes its id; any other piece becomes one ``<unk>``.
 
 Rendering (:func:`detokenize`, ids to text)
