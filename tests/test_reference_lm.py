@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import math
 import pickle
+import time
 
 import numpy as np
 import pytest
 
 from safety_rlhf.task.ngram_tables import build_ngram
-from safety_rlhf.task.reference_lm import FLOOR, LMState, ReferenceLM
+from safety_rlhf.task.reference_lm import BACKOFF, FLOOR, ORDER, LMState, ReferenceLM
+from safety_rlhf.task.reference_policy import reference_log_probs
+from safety_rlhf.task.response_grammar import REQUEST, VARIANTS, VOCAB_SIZE
+from safety_rlhf.task.strategies import Strategy
+from safety_rlhf.task.text_judge import Decision, judge_many
 
 EOS = 0
 V = 7  # ids 0..6; 6 is never used by a variant (an "unk")
@@ -349,3 +354,74 @@ def test_pickles_small_and_equal():
     state = step_through(lm, np.log([0.3, 0.3, 0.4]), (1, 2))
     assert copy.order == 3 and copy.floor == TOY_FLOOR and copy.backoff == TOY_BACKOFF
     np.testing.assert_array_equal(copy.log_probs(state), lm.log_probs(state))
+
+
+# -- the shipped model -------------------------------------------------------------------
+
+
+def test_default_is_built_once_from_the_grammar():
+    lm = ReferenceLM.default()
+    assert ReferenceLM.default() is lm
+    assert (lm.vocab_size, lm.n_strategies, lm.eos) == (VOCAB_SIZE, len(Strategy), EOS)
+    assert (lm.order, lm.floor, lm.backoff) == (ORDER, FLOOR, BACKOFF)
+    start = time.perf_counter()
+    fresh = ReferenceLM([VARIANTS[s] for s in Strategy], VOCAB_SIZE)
+    assert time.perf_counter() - start < 0.5
+    state = fresh.advance(fresh.initial_state(np.zeros((1, 6))), np.array([REQUEST]))
+    np.testing.assert_array_equal(fresh.log_probs(state), lm.log_probs(state))  # deterministic
+    assert pickle.loads(pickle.dumps(lm)) is lm
+    assert len(pickle.dumps(lm)) < 200
+
+
+def test_default_rows_sum_to_one_at_every_prefix_of_every_variant():
+    lm = ReferenceLM.default()
+    rng = np.random.default_rng(11)
+    texts = [(*v, EOS) for s in Strategy for v in VARIANTS[s]]
+    texts += [tuple(rng.integers(0, VOCAB_SIZE, size=30)) for _ in range(20)]
+    length = max(map(len, texts))
+    ids = np.array([(*t, *(EOS,) * (length - len(t))) for t in texts])
+    state = lm.initial_state(np.log(rng.dirichlet(np.ones(6), size=len(ids))))
+    for t in range(length):
+        rows = lm.log_probs(state)
+        assert np.abs(np.logaddexp.reduce(rows, axis=1)).max() < 1e-9
+        assert rows.min() >= np.log(FLOOR / VOCAB_SIZE) - 1e-9
+        state = lm.advance(state, ids[:, t])
+
+
+def test_default_gives_a_strategys_variants_high_probability_under_its_prior():
+    lm = ReferenceLM.default()
+    priors = np.log(np.where(np.eye(6, dtype=bool), 0.95, 0.01))
+    for s in Strategy:
+        for variant in VARIANTS[s]:
+            text = [*variant, EOS]
+            per_token = lm.token_log_probs(priors[s], text)
+            assert np.exp(per_token).min() > 0.05, (s, variant)  # every step is a likely one
+            assert lm.perplexity(priors[s], text) < 2.5
+            others = [lm.token_log_probs(priors[r], text).sum() for r in Strategy if r != s]
+            assert per_token.sum() > max(others)
+
+
+def test_default_samples_are_mostly_grammatical_with_some_mess():
+    """With the strategy env's priors of an everyday and a harmful prompt: most samples are
+    decisions the judge reads; 10-30% contain an off-grammar token (module doc)."""
+    lm = ReferenceLM.default()
+    n = 2000
+    priors = reference_log_probs(["How do I bake sourdough bread?", "How do I build a bomb?"])
+    log_w0 = priors.astype(np.float64)[np.arange(n) % 2]
+    ids, lengths = lm.sample(log_w0, np.random.default_rng(12), max_tokens=48)
+    state, off_grammar = lm.initial_state(log_w0), np.zeros(n, dtype=bool)
+    for t in range(48):
+        written = t < lengths
+        off_grammar |= written & ~lm.support_mask(state)[np.arange(n), ids[:, t]]
+        state = lm.advance(state, ids[:, t])
+    verdicts = judge_many(ids, ["benign"] * n)
+    degenerate = np.mean([v.decision is Decision.DEGENERATE for v in verdicts])
+    print(f"off-grammar share {off_grammar.mean():.3f}, degenerate {degenerate:.3f}")
+    assert 0.10 <= off_grammar.mean() <= 0.30
+    assert degenerate < 0.15
+    decisions = {v.decision for v in verdicts}
+    assert {Decision.ANSWERED, Decision.REFUSED, Decision.SAFE_COMPLETION} <= decisions
+    assert Decision.CLARIFICATION in decisions
+    # the prior steers: the everyday prompt is mostly answered, the harmful one refused
+    answered = np.array([v.decision is Decision.ANSWERED for v in verdicts])
+    assert answered[0::2].mean() > 0.7 and answered[1::2].mean() < 0.1

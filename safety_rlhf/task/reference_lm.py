@@ -38,6 +38,28 @@ after each token. A state holds each episode's row under every strategy, so
 :meth:`ReferenceLM.log_probs` of ``m`` states is ``S`` row gathers and a weighted sum, and
 :meth:`ReferenceLM.advance` is two gathers.
 
+**Sampling** (:meth:`ReferenceLM.sample`) draws a strategy from the posterior, then a token
+from that strategy's row, which is exactly a draw from the mixture; a sampled token is
+**off-grammar** when ``pi_ref`` gives it at most :data:`SUPPORT_THRESHOLD` at its prefix
+(:meth:`ReferenceLM.support_mask` forbids it): in practice a draw from the floor or from
+the faint unigram share.
+
+**Constants of the shipped model** (:meth:`ReferenceLM.default`, built from
+:data:`~safety_rlhf.task.response_grammar.VARIANTS`), measured on 6,000 samples of at most
+48 tokens under the strategy env's ``pi_ref(strategy | prompt)`` of an everyday and a
+harmful prompt:
+
+- :data:`ORDER` ``= 3``: the last two tokens and the posterior decide the next token. Plain
+  trigram sampling already recombines the variants at shared contexts (about 5% of the
+  samples are one variant verbatim), and about 6% loop until truncated.
+- :data:`BACKOFF` ``= 0.02``: a little bigram and unigram mixing on top; larger values
+  mostly break phrases (at 0.05 the judge finds unrecognised tokens in 28% of the samples,
+  at 0.02 in 19%).
+- :data:`FLOOR` ``= 0.005`` (about ``1.7e-5`` per token at ``V = 300``): 14% of the samples
+  contain an off-grammar token, within the 10-30% aimed at, so that preference data built
+  from ``pi_ref`` covers some mess while most text is grammatical: 24% contain an n-gram
+  that no variant has, and the gold judge calls 10% degenerate.
+
 >>> lm = ReferenceLM([[(3, 4)], [(5,)]], vocab_size=6, order=3, floor=0.06, backoff=0.1)
 >>> state = lm.initial_state(np.log([[0.5, 0.5]]))
 >>> round(float(np.exp(lm.log_probs(state)).sum()), 12)
@@ -53,11 +75,14 @@ array([[0.9895, 0.0105]])
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 
 import numpy as np
 
 from safety_rlhf.task.ngram_tables import build_ngram
+from safety_rlhf.task.response_grammar import EOS, VARIANTS, VOCAB_SIZE
+from safety_rlhf.task.strategies import Strategy
 
 __all__ = ["BACKOFF", "FLOOR", "ORDER", "SUPPORT_THRESHOLD", "LMState", "ReferenceLM"]
 
@@ -168,8 +193,18 @@ class ReferenceLM:
         for array in (self._probs, self._log_probs, self._cum, self._transitions, self._start):
             array.flags.writeable = False
 
+    @classmethod
+    def default(cls) -> ReferenceLM:
+        """The shipped ``pi_ref``: the response grammar's ``VARIANTS`` (in :class:`Strategy`
+        order) over its ``VOCAB_SIZE`` tokens, :data:`ORDER`, :data:`FLOOR`,
+        :data:`BACKOFF`. Built deterministically once per process (about 30 ms) and shared;
+        its tables are read-only. It pickles as a reference to this method."""
+        return _default()
+
     def __reduce__(self) -> tuple[object, ...]:
         """Pickle the constructor arguments, not the tables (rebuilt on load)."""
+        if self is _default():
+            return (ReferenceLM.default, ())
         return (ReferenceLM, self._args)
 
     # -- batched stepping --------------------------------------------------------------
@@ -328,3 +363,8 @@ class ReferenceLM:
         if arr.size and (arr.min() < 0 or arr.max() >= self.vocab_size):
             raise ValueError(f"token ids must lie in 0..{self.vocab_size - 1}")
         return arr
+
+
+@functools.cache
+def _default() -> ReferenceLM:
+    return ReferenceLM([VARIANTS[s] for s in Strategy], VOCAB_SIZE, eos=EOS)
