@@ -218,6 +218,23 @@ class ReferenceLM:
         rows = np.repeat(self._start[:, None], m, axis=1)
         return LMState(log_w, context, rows)
 
+    def state_at(self, log_posterior: np.ndarray, context: np.ndarray) -> LMState:
+        """The state whose posterior is ``log_posterior`` (``(m, S)``) and whose last ``n - 1``
+        ids are ``context`` (``(m, n-1)``, oldest first, ``BOS = V`` before the start).
+
+        The table row of a text under each strategy depends only on its last ``n - 1`` ids
+        (the longest seen suffix is at most that long), so feeding the context's ids to the
+        start state finds it: what the text env's observation needs to determine ``pi_ref``.
+        """
+        log_post = np.asarray(log_posterior, dtype=np.float64)
+        ctx = np.asarray(context, dtype=np.int64)
+        rows = np.repeat(self._start[:, None], len(ctx), axis=1)
+        for col in range(ctx.shape[1]):
+            tok = ctx[:, col]
+            real = tok != self.vocab_size
+            rows[:, real] = self._transitions[rows[:, real], tok[real]]
+        return LMState(log_post, ctx, rows)
+
     def log_probs(self, state: LMState) -> np.ndarray:
         """``log pi_ref(w | prompt, prefix)`` of every token: float64 ``(m, V)``."""
         return np.log(self._mixture(state))
