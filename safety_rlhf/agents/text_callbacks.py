@@ -92,7 +92,7 @@ class TextMetricsCallback(BaseCallback):
         log_pi = policy_log_probs(self.model, obs)
         log_ref = env.setup.layout.reference_log_probs(env.setup.lm, obs)
         pi = np.exp(log_pi)
-        per_token = float(np.mean(np.sum(np.where(pi > 0, pi * (log_pi - log_ref), 0.0), axis=1)))
+        per_token = float(np.mean(np.sum(pi * np.where(pi > 0, log_pi - log_ref, 0.0), axis=1)))
         lengths = [r["length"] for r in self._rows] or [float(env.max_tokens)]
         self._kl_ref = per_token * float(np.mean(lengths))
 

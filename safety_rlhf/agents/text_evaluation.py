@@ -113,7 +113,7 @@ def evaluate_text_policy(
                 log_pi = masked - np.logaddexp.reduce(masked, axis=1, keepdims=True)
             log_ref = episodes.next_log_ref[rows]
             pi = np.exp(log_pi)
-            kl[rows] += np.sum(np.where(pi > 0, pi * (log_pi - log_ref), 0.0), axis=1)
+            kl[rows] += np.sum(pi * np.where(pi > 0, log_pi - log_ref, 0.0), axis=1)
             actions = _choose(log_pi, deterministic, rng, mask)
             _, ended = episodes.advance(actions, rows)
             done = rows[ended]
