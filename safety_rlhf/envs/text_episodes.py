@@ -97,6 +97,7 @@ class TextEpisodes:
         self.log_ref_sum = np.zeros(self.n, dtype=np.float64)
         self.state = setup.lm.initial_state(setup.log_prior[self.prompt])
         self.next_log_ref = setup.lm.log_probs(self.state)
+        self._columns = setup.prompt_set.columns()  # gold columns, for the oracles
 
     # ------------------------------------------------------------------ episode life cycle
     def start(self, rows: np.ndarray, prompts: np.ndarray) -> None:
@@ -168,7 +169,7 @@ class TextEpisodes:
         prompts = [ps.prompts[i] for i in idx]
         ids = [self.tokens[r, : self.length[r]].tolist() for r in rows.tolist()]
         texts = [detokenize(seq, p) for seq, p in zip(ids, prompts, strict=True)]
-        columns = {k: [v[i] for i in idx] for k, v in ps.columns().items()}
+        columns = {k: [v[i] for i in idx] for k, v in self._columns.items()}
         proxy = self.setup.reward_model.score(prompts, texts, **columns)
         proxy_cost = None
         if self.setup.cost_model is not None:
