@@ -26,7 +26,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 ID = "SafetyRLHF-Text-v0"
 FAST: dict[str, Any] = {"reward_model": "rule", "encoder": "hashing", "obs_dim": 64}
-SMALL = {"n_envs": 4, "n_steps": 32, "batch_size": 64, "n_epochs": 1, "imitate_reference": 40}
+SMALL = {"n_envs": 4, "n_steps": 32, "batch_size": 64, "n_epochs": 1}
 
 
 def _scalars(run_dir: Path) -> dict[str, list[float]]:
@@ -53,6 +53,7 @@ def test_train_writes_text_metrics_and_kl_to_tensorboard(
             eval_freq=0,
             env_kwargs={**FAST, "prompts": str(user_jsonl), "label_map": label_map},
             hyperparams=dict(SMALL),
+            imitate_reference=40,
         )
     )
     tags = _scalars(result.run_dir)
@@ -124,6 +125,7 @@ def test_evaluate_cli_decodes_greedy_and_seeded_samples(
 ) -> None:
     flags = ["--env", ID, "--reward-model", "rule", "--timesteps", "256", "--log-dir",
              str(tmp_path), "--no-progress-bar", "--env-kwargs", "encoder:hashing", "obs_dim:64",
+             "--imitate-reference", "40",
              "--hyperparams", *(f"{k}:{v}" for k, v in SMALL.items())]  # fmt: skip
     assert main(["train", *flags]) == 0
     (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]

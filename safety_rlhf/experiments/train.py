@@ -159,11 +159,10 @@ def resolve(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         ),
         "policy": hyper.get("policy", "MlpPolicy"),
         "imitate_reference": check_imitate_reference(
-            hyper.get("imitate_reference", 0),
+            cfg.imitate_reference,
             load_env_creator(spec.entry_point)
             if isinstance(spec.entry_point, str)
             else spec.entry_point,
-            where,
         ),
     }
     run["vec_env"] = resolve_vec_env(cfg.vec_env, cfg.env)
