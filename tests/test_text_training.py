@@ -130,7 +130,7 @@ def test_evaluate_cli_decodes_greedy_and_seeded_samples(
     assert main(["train", *flags]) == 0
     (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     kwargs = {"prompts": str(user_jsonl), "label_map": label_map, "verbose": False}
-    greedy = [evaluate_run(run_dir, **kwargs)["metrics"] for _ in range(2)]
+    greedy = [evaluate_run(run_dir, decoding="greedy", **kwargs)["metrics"] for _ in range(2)]
     assert greedy[0] == greedy[1]
     sampled = [evaluate_run(run_dir, decoding="sampled", seed=s, **kwargs) for s in (0, 0, 1)]
     assert sampled[0]["metrics"] == sampled[1]["metrics"]

@@ -13,7 +13,7 @@ every state of the rollout buffer is compared with ``pi_ref``'s (recomputed from
 observation, which determines it), and the mean per-token KL is multiplied by the mean
 length of the responses that ended in the rollout. Off-policy algorithms have no rollout
 buffer; for them ``kl_ref`` comes only from the evaluations. Every ``eval_freq`` steps and
-at the end, the greedy policy answers the evaluation prompts
+at the end, the policy answers the evaluation prompts (sampled, from ``seed``)
 (:func:`~safety_rlhf.agents.text_evaluation.evaluate_text_policy`) and the same metrics,
 with the exact sequence KL, are logged under ``safety/test/``.
 """
@@ -27,6 +27,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import TensorBoardOutputFormat
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
+from safety_rlhf.agents.callbacks import log_hparams
 from safety_rlhf.agents.text_evaluation import evaluate_text_policy, policy_log_probs
 from safety_rlhf.envs.text_env import SafetyRLHFTextEnv
 from safety_rlhf.task.text_metrics import text_metrics
@@ -44,7 +45,8 @@ class TextMetricsCallback(BaseCallback):
         final one answers all of them).
     :param window: log training metrics once this many responses are finished (default 256).
     :param n_samples: responses logged as text each window (default 4).
-    :param seed: seed of the generator that picks the sample rows (default 0).
+    :param seed: seed of the sampled evaluations and of the sample rows (default 0).
+    :param hparams: run hyperparameters logged once as TensorBoard hparams.
     :param verbose: SB3 verbosity (default 0).
     """
 
@@ -56,6 +58,7 @@ class TextMetricsCallback(BaseCallback):
         window: int = 256,
         n_samples: int = 4,
         seed: int = 0,
+        hparams: dict[str, Any] | None = None,
         verbose: int = 0,
     ) -> None:
         super().__init__(verbose)
@@ -64,11 +67,18 @@ class TextMetricsCallback(BaseCallback):
         self.eval_prompts = int(eval_prompts)
         self.window = int(window)
         self.n_samples = int(n_samples)
+        self.seed = int(seed)
+        self.hparams = dict(hparams or {})
         self._rng = np.random.default_rng(seed)
         self._rows: list[dict[str, Any]] = []
         self._kl_ref: float | None = None
         self._last_eval = 0
         self.last_eval: dict[str, Any] = {}
+
+    def _on_training_start(self) -> None:
+        if self.hparams:
+            metrics = {"safety/gold_success": 0.0, "safety/test/gold_success": 0.0}
+            log_hparams(self.logger, self.hparams, metrics)
 
     def _on_step(self) -> bool:
         for info in self.locals.get("infos", []):
@@ -142,7 +152,9 @@ class TextMetricsCallback(BaseCallback):
     def _evaluate(self, max_prompts: int | None) -> None:
         assert self.eval_env is not None
         self._last_eval = self.num_timesteps
-        metrics = evaluate_text_policy(self.model, self.eval_env, max_prompts=max_prompts)
+        metrics = evaluate_text_policy(
+            self.model, self.eval_env, deterministic=False, seed=self.seed, max_prompts=max_prompts
+        )
         self.last_eval = dict(metrics)
         for name, value in metrics.items():
             if value is not None:

@@ -151,7 +151,7 @@ def evaluate_run(
     algo: str | None = None,
     out: str | Path | None = None,
     verbose: bool = True,
-    decoding: str = "greedy",
+    decoding: str = "sampled",
     seed: int = 0,
 ) -> dict[str, Any]:
     """Evaluate the greedy policy of a trained agent on every prompt of a split or file.
@@ -166,8 +166,8 @@ def evaluate_run(
     :param algo: algorithm of the model (see :func:`load_run`).
     :param out: write the result as JSON to this file (atomically).
     :param verbose: print the two tables.
-    :param decoding: for a ``SafetyRLHF-Text-v0`` run: ``"greedy"`` or ``"sampled"``
-        (from ``seed``); the result then also has ``"samples"``, a few responses.
+    :param decoding: for a ``SafetyRLHF-Text-v0`` run: ``"sampled"`` (from ``seed``) or
+        ``"greedy"``; the result then also has ``"samples"``, a few responses.
     :param seed: seed of sampled decoding.
     :return: ``{"model", "algo", "env", "split", "prompts", "reward_model", "n_prompts",
         "metrics", "categories"}``; ``metrics`` has every name of
@@ -309,9 +309,9 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--decoding",
-        default="greedy",
+        default="sampled",
         choices=DECODINGS,
-        help="SafetyRLHF-Text-v0 runs: greedy (default) or sampled responses",
+        help="SafetyRLHF-Text-v0 runs: sampled (default, as train reports) or greedy responses",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of sampled decoding (default: 0)")
     p.add_argument("--out", default=None, help="also write the result to this JSON file")

@@ -1,7 +1,8 @@
 """``safety-rlhf evaluate`` on a ``SafetyRLHF-Text-v0`` run: one written response per prompt.
 
-Every prompt of the split is answered once, by greedy decoding (the most likely token at
-each step) or by sampling from the policy (``--decoding sampled``, seeded), through
+Every prompt of the split is answered once, by sampling from the policy (the default,
+seeded with ``--seed``, as ``train`` reports) or by greedy decoding (``--decoding greedy``,
+the most likely token at each step), through
 :func:`~safety_rlhf.agents.text_evaluation.evaluate_text_policy`. The result has the text
 metrics (with the exact sequence KL to ``pi_ref``), one row per (gold label, category) with
 the shares of the judge's decisions, and a few responses of each gold label.
@@ -21,8 +22,8 @@ from safety_rlhf.task.metrics import format_metric
 
 __all__ = ["DECODINGS", "TEXT_CATEGORY_COLUMNS", "evaluate_text_run", "format_samples"]
 
-#: The decoding modes of ``--decoding``.
-DECODINGS = ("greedy", "sampled")
+#: The decoding modes of ``--decoding`` (the first is the default for text runs).
+DECODINGS = ("sampled", "greedy")
 #: Columns of the per-category table of a text run.
 TEXT_CATEGORY_COLUMNS: tuple[str, ...] = (
     "label",
@@ -72,13 +73,13 @@ def _samples(records: Sequence[dict[str, Any]], per_label: int = 2) -> list[dict
 
 
 def evaluate_text_run(
-    model: BaseAlgorithm, env: SafetyRLHFTextEnv, decoding: str = "greedy", seed: int = 0
+    model: BaseAlgorithm, env: SafetyRLHFTextEnv, decoding: str = "sampled", seed: int = 0
 ) -> dict[str, Any]:
     """Metrics, per-category rows and sample responses of ``model`` on every prompt of ``env``.
 
     :param model: the trained agent.
     :param env: the text env of the split to answer.
-    :param decoding: ``"greedy"`` or ``"sampled"``.
+    :param decoding: ``"sampled"`` (default: what ``train`` reports) or ``"greedy"``.
     :param seed: seed of the sampling (``"sampled"`` only).
     """
     if decoding not in DECODINGS:

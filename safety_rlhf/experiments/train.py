@@ -320,8 +320,8 @@ def _train(cfg: TrainConfig, argv: list[str] | None) -> TrainResult:
     vec_env.close()
 
     metrics = {
-        "train": evaluate_on_prompts(model, train_env),
-        "test": evaluate_on_prompts(model, test_env),
+        "train": evaluate_on_prompts(model, train_env, seed=cfg.seed),
+        "test": evaluate_on_prompts(model, test_env, seed=cfg.seed),
     }
     seconds = time.perf_counter() - start
     write_json(run_dir / "metrics.json", {"seconds": seconds, **metrics})
