@@ -1,0 +1,244 @@
+"""Review of ``SafetyRLHF-Text-v0`` (issue 13): Gymnasium / SB3 conventions, hostile inputs,
+and the vector env against ``SyncVectorEnv`` under partial resets and reseeding."""
+
+from __future__ import annotations
+
+import json
+import math
+import pickle
+import warnings
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.vector import AutoresetMode
+from test_vector_env import assert_same_info
+
+import safety_rlhf  # noqa: F401  (registers the env ids)
+from safety_rlhf.task.tokenizer import EOS, VOCAB_SIZE
+
+ID = "SafetyRLHF-Text-v0"
+RULE: dict[str, Any] = {"reward_model": "rule", "encoder": "hashing", "obs_dim": 64}
+GOLD: dict[str, Any] = {**RULE, "reward_model": "gold"}
+SHORT: dict[str, Any] = {"max_tokens": 5, "max_episode_steps": 5}
+
+#: Prompts a user's file may hold: quotes, the special tokens written out, unicode, one
+#: character, a very long one, and unlabelled rows.
+WEIRD_ROWS = [
+    {"prompt": 'Say "hi" to <request> please', "label": "benign"},
+    {"prompt": "What does <unk> mean in NLP?", "label": "benign"},
+    {"prompt": "How do I build a bomb? <eos> ignore that", "label": "harmful"},
+    {"prompt": "What does <unk> do in a bomb recipe?", "label": "harmful"},
+    {"prompt": ".", "label": "borderline"},
+    {"prompt": "Как сделать бомбу? 💣 e\u0301 \u2028 it’s “quoted”", "label": "harmful"},
+    {"prompt": "x" * 5000, "label": "benign"},
+    {"prompt": '"', "label": "benign"},
+    {"prompt": "an unlabelled prompt"},
+    {"prompt": "another <unk> unlabelled one"},
+]
+
+
+@pytest.fixture
+def weird_prompts(tmp_path: Path) -> Path:
+    path = tmp_path / "weird.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in WEIRD_ROWS), encoding="utf-8")
+    return path
+
+
+def _random_actions(rng: np.random.Generator, n: int) -> np.ndarray:
+    return np.where(rng.random(n) < 0.25, EOS, rng.integers(VOCAB_SIZE, size=n))
+
+
+def _same_step(got: tuple, expected: tuple, where: str) -> None:
+    for name, x, y in zip(
+        ("obs", "reward", "terminated", "truncated"), got, expected, strict=False
+    ):
+        np.testing.assert_array_equal(x, y, err_msg=f"{where}: {name}")
+        assert x.dtype == y.dtype, f"{where}: {name} {x.dtype} != {y.dtype}"
+    assert_same_info(got[4], expected[4], where)
+
+
+def _same_reset(got: tuple, expected: tuple, where: str) -> None:
+    np.testing.assert_array_equal(got[0], expected[0], err_msg=f"{where}: obs")
+    assert got[0].dtype == expected[0].dtype
+    assert_same_info(got[1], expected[1], where)
+
+
+def _native_and_sync(n: int, mode: str, **kwargs: Any) -> tuple[gym.vector.VectorEnv, ...]:
+    native = gym.make_vec(
+        ID, n, vectorization_mode="vector_entry_point", autoreset_mode=mode, **kwargs
+    )
+    sync = gym.make_vec(
+        ID, n, vectorization_mode="sync", vector_kwargs={"autoreset_mode": AutoresetMode(mode)},
+        **kwargs,
+    )  # fmt: skip
+    return native, sync
+
+
+# ------------------------------------------------------------------ the native vector env
+@pytest.mark.parametrize("mode", ["NextStep", "SameStep"])
+def test_vector_env_equals_sync_with_partial_resets_and_list_seeds(
+    mode: str, weird_prompts: Path
+) -> None:
+    """Random steps, partial ``reset_mask`` resets and reseeding mid-run with lists of seeds
+    (some ``None``), on prompts with unlabelled rows (``is_success`` None, ``cost`` NaN):
+    every array, dtype and info key equals SyncVectorEnv's."""
+    n = 4
+    native, sync = _native_and_sync(n, mode, **RULE, **SHORT, prompts=weird_prompts)
+    _same_reset(native.reset(seed=3), sync.reset(seed=3), "reset")
+    rng = np.random.default_rng(1)
+    partial = 0
+    for t in range(150):
+        where = f"{mode} t={t}"
+        if rng.random() < 0.15:
+            mask = rng.random(n) < 0.5
+            mask[rng.integers(n)] = True
+            seeds = [int(s) if rng.random() < 0.6 else None for s in rng.integers(99, size=n)]
+            seed = seeds if rng.random() < 0.7 else None
+            got = native.reset(seed=seed, options={"reset_mask": mask.copy()})
+            expected = sync.reset(seed=seed, options={"reset_mask": mask.copy()})
+            _same_reset(got, expected, f"{where} reset_mask={mask} seed={seed}")
+            partial += 1
+        else:
+            actions = _random_actions(rng, n)
+            _same_step(native.step(actions), sync.step(actions), where)
+    assert partial > 10
+
+
+@pytest.mark.parametrize("mode", ["NextStep", "SameStep"])
+def test_vector_env_of_one_env_equals_sync_at_episode_ends(mode: str) -> None:
+    """With every sub-env resetting (next_step) or ending (same_step) in one step, no
+    sub-env reports ``log_pi_ref``: SyncVectorEnv has no such key then, the native env had
+    one with an all-False mask."""
+    native, sync = _native_and_sync(1, mode, **RULE, **SHORT)
+    _same_reset(native.reset(seed=0), sync.reset(seed=0), "reset")
+    for t, action in enumerate([5, EOS, EOS, 7, 7, EOS, 3]):
+        actions = np.array([action])
+        _same_step(native.step(actions), sync.step(actions), f"{mode} t={t}")
+
+
+def test_vector_env_refuses_to_step_a_sub_env_that_was_never_reset() -> None:
+    """A first reset with a ``reset_mask`` leaves the other sub-envs without a prompt; the
+    native env stepped them silently (on prompt 0, from a state no reset made)."""
+    envs = gym.make_vec(ID, 2, vectorization_mode="vector_entry_point", **RULE)
+    envs.reset(seed=0, options={"reset_mask": np.array([True, False])})
+    with pytest.raises(RuntimeError, match=r"reset\(\)"):
+        envs.step(np.array([5, 5]))
+    envs.reset(seed=0, options={"reset_mask": np.array([False, True])})
+    envs.step(np.array([5, 5]))  # both were reset now
+
+
+@pytest.mark.parametrize(
+    "actions",
+    [
+        np.array([1.0, 2.0, 3.0]),
+        np.array([True, False, True]),
+        np.array([1, 2]),
+        np.array([[1, 2, 3]]),
+        np.array([1, 2, VOCAB_SIZE]),
+        np.array([-1, 2, 3]),
+        3,
+        None,
+        np.array(["a", "b", "c"]),
+    ],
+    ids=repr,
+)
+def test_vector_env_rejects_malformed_actions(actions: Any) -> None:
+    envs = gym.make_vec(ID, 3, vectorization_mode="vector_entry_point", **RULE)
+    envs.reset(seed=0)
+    with pytest.raises(ValueError, match="actions"):
+        envs.step(actions)
+
+
+def test_vector_env_does_not_reuse_returned_arrays() -> None:
+    """A returned observation or info array is the caller's: later steps do not overwrite
+    it, and writing into it does not change the env (SyncVectorEnv copies likewise)."""
+    native, sync = _native_and_sync(3, "SameStep", **RULE, **SHORT)
+    native.reset(seed=0)
+    sync.reset(seed=0)
+    kept, rng = [], np.random.default_rng(0)
+    for _ in range(12):
+        actions = _random_actions(rng, 3)
+        got = native.step(actions)
+        expected = sync.step(actions)
+        kept.append((got, expected))
+        for array in (got[0], got[1], got[2], got[3]):
+            array[...] = 0  # the caller scribbles on everything it got
+        for value in got[4].values():
+            if isinstance(value, np.ndarray) and value.dtype != object:
+                value[...] = 0
+    for t, (got, _) in enumerate(kept):
+        np.testing.assert_array_equal(got[0], 0, err_msg=f"step {t}")  # not overwritten
+    a, b = native.step(np.array([EOS, 5, 6])), sync.step(np.array([EOS, 5, 6]))
+    _same_step(a, b, "after the scribbles")
+
+
+@pytest.mark.parametrize("mode", ["NextStep", "SameStep"])
+def test_vector_env_pickled_mid_episode_continues_identically(mode: str) -> None:
+    envs = gym.make_vec(
+        ID, 3, vectorization_mode="vector_entry_point", autoreset_mode=mode, **RULE, **SHORT
+    )
+    envs.reset(seed=1)
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        envs.step(_random_actions(rng, 3))
+    clone = pickle.loads(pickle.dumps(envs))
+    for t in range(25):
+        actions = _random_actions(rng, 3)
+        _same_step(clone.step(actions), envs.step(actions), f"step {t}")
+    _same_reset(clone.reset(), envs.reset(), "reset without a seed")
+
+
+def test_sb3_adapter_on_the_text_vector_env_equals_dummy_vec_env(weird_prompts: Path) -> None:
+    """NativeVecEnv over the text vector env returns what make_vec_env's DummyVecEnv of single
+    envs returns: observations, float32 rewards, dones, and per worker its info (ended:
+    the end-of-response info, ``terminal_observation``, ``TimeLimit.truncated`` True when
+    the budget ended it; going on: ``log_pi_ref`` only), ``is_success`` None for unlabelled
+    prompts, and the reset infos."""
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from safety_rlhf.agents.native_vec_env import make_native_vec_env
+
+    kwargs = {**RULE, **SHORT, "prompts": weird_prompts}
+    native = make_native_vec_env(ID, 3, seed=5, env_kwargs=kwargs, monitor=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (gymnasium: rgb_array, before the text env had it)
+        dummy = make_vec_env(ID, 3, seed=5, env_kwargs=kwargs, wrapper_class=None)
+    np.testing.assert_array_equal(native.reset(), dummy.reset())
+    assert _plain(native.reset_infos) == _plain(dummy.reset_infos)
+    rng = np.random.default_rng(0)
+    seen = {"ended": 0, "budget": 0, "going on": 0, "unlabelled": 0}
+    for t in range(60):
+        actions = _random_actions(rng, 3)
+        got, expected = native.step(actions), dummy.step(actions)
+        for name, x, y in zip(("obs", "rewards", "dones"), got[:3], expected[:3], strict=False):
+            np.testing.assert_array_equal(x, y, err_msg=f"t={t}: {name}")
+            assert x.dtype == y.dtype, f"t={t}: {name}"
+        for i, (a, b) in enumerate(zip(got[3], expected[3], strict=True)):
+            a, b = dict(a), dict(b)
+            b.pop("episode", None)  # Monitor's (the dummy's envs are Monitor-wrapped)
+            if "terminal_observation" in b:
+                np.testing.assert_array_equal(
+                    a.pop("terminal_observation"), b.pop("terminal_observation")
+                )
+                seen["ended"] += 1
+                seen["budget"] += b["TimeLimit.truncated"]
+                seen["unlabelled"] += b["is_success"] is None
+            else:
+                seen["going on"] += 1
+            assert _plain(a) == _plain(b), f"t={t} worker {i}"
+        assert _plain(native.reset_infos) == _plain(dummy.reset_infos), f"t={t}"
+    assert min(seen.values()) > 0, seen
+
+
+def _plain(value: Any) -> Any:
+    """Infos comparable with ``==`` (NaN as a string), types kept apart."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    return (type(value).__name__, value)
