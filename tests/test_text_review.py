@@ -17,6 +17,7 @@ from gymnasium.vector import AutoresetMode
 from test_vector_env import assert_same_info
 
 import safety_rlhf  # noqa: F401  (registers the env ids)
+from safety_rlhf.envs.text_env import SafetyRLHFTextEnv
 from safety_rlhf.task.tokenizer import EOS, VOCAB_SIZE
 
 ID = "SafetyRLHF-Text-v0"
@@ -242,3 +243,185 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return "nan"
     return (type(value).__name__, value)
+
+
+# ------------------------------------------------------------------ the single env
+@pytest.mark.parametrize("render_mode", [None, "ansi", "rgb_array"])
+def test_gymnasium_check_env_with_warnings_as_errors(render_mode: str | None) -> None:
+    from gymnasium.utils.env_checker import check_env
+
+    env = gym.make(ID, **RULE, render_mode=render_mode)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(env.unwrapped, skip_render_check=False)
+
+
+def test_sb3_check_env_has_no_warnings() -> None:
+    from stable_baselines3.common.env_checker import check_env
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(gym.make(ID, **RULE).unwrapped)
+
+
+def test_sb3_make_vec_env_default_render_mode_works() -> None:
+    """SB3's ``make_vec_env`` makes every env with ``render_mode="rgb_array"`` (and video
+    recorders need it): the text env warned at ``gym.make`` and raised at ``render``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        env = gym.make(ID, **RULE, render_mode="rgb_array")
+    env.reset(seed=0)
+    frame = env.render()
+    assert isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.ndim == 3
+    env.step(EOS)
+    assert env.render().shape == frame.shape
+
+
+def test_editing_returned_obs_or_info_does_not_change_the_env() -> None:
+    env = gym.make(ID, **RULE, render_mode="ansi")
+    twin = gym.make(ID, **RULE, render_mode="ansi")
+    obs, info = env.reset(seed=0)
+    twin.reset(seed=0)
+    obs[:] = 7.0
+    info["prompt"] = "edited"
+    for token in (5, 9):
+        obs, *_, info = env.step(token)
+        obs[:] = 7.0
+        info["log_pi_ref"] = 0.0
+        twin.step(token)
+    assert env.render() == twin.render()
+    obs, *_, info = env.step(EOS)
+    expected = twin.step(EOS)
+    np.testing.assert_array_equal(obs, expected[0])
+    info["proxy_reward"], info["decision"], info["response"] = 99.0, "edited", "edited"
+    obs[:] = 7.0
+    assert env.render() == twin.render()  # the end-of-episode text is the env's, not ours
+
+
+@pytest.mark.parametrize(
+    "action",
+    [VOCAB_SIZE, -1, 1.0, 2.5, np.float32(3), np.array([3]), np.array([[3]]), "3", None],
+    ids=repr,
+)
+def test_single_env_rejects_actions_outside_the_space(action: Any) -> None:
+    env = gym.make(ID, **RULE).unwrapped
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="not in Discrete"):
+        env.step(action)
+    env.step(np.int8(5))  # NumPy integers and 0-d integer arrays are fine
+    env.step(np.array(6))
+
+
+def test_step_before_reset_and_after_the_end_raise() -> None:
+    env = gym.make(ID, **RULE).unwrapped
+    with pytest.raises(RuntimeError, match=r"reset\(\)"):
+        env.step(5)
+    env.reset(seed=0)
+    env.step(EOS)
+    with pytest.raises(RuntimeError, match=r"reset\(\)"):
+        env.step(5)
+
+
+@pytest.mark.parametrize("how", ["gym.make with max_tokens only", "the class itself"])
+def test_the_budget_ends_the_episode_with_truncated_set(how: str) -> None:
+    """``gym.make(ID, max_tokens=3)`` keeps the registered time limit of 48, and the class
+    used directly has none: the episode ended at 3 tokens with terminated and truncated
+    both False, and the agent's next ``step`` raised ``RuntimeError``."""
+    if how == "the class itself":
+        env = SafetyRLHFTextEnv(**RULE, max_tokens=3)
+    else:
+        env = gym.make(ID, **RULE, max_tokens=3)
+    env.reset(seed=0)
+    flags = [env.step(5)[2:4] for _ in range(3)]
+    assert flags == [(False, False), (False, False), (False, True)]
+
+
+@pytest.mark.parametrize("max_tokens", [1, 2, 1024, np.int64(3)])
+def test_extreme_budgets(max_tokens: int) -> None:
+    env = gym.make(ID, **RULE, max_tokens=max_tokens, max_episode_steps=int(max_tokens))
+    obs, _ = env.reset(seed=0)
+    assert env.observation_space.contains(obs)
+    for _ in range(int(max_tokens)):
+        obs, _, terminated, truncated, info = env.step(5)
+        assert env.observation_space.contains(obs)
+    assert (terminated, truncated) == (False, True) and info["length"] == max_tokens
+
+
+@pytest.mark.parametrize("max_tokens", [0, 1025, -1, True, 3.0, "3", None])
+def test_bad_budgets_are_refused(max_tokens: Any) -> None:
+    with pytest.raises(ValueError, match="max_tokens"):
+        SafetyRLHFTextEnv(**RULE, max_tokens=max_tokens)
+
+
+def test_observation_space_does_not_depend_on_the_prompts(weird_prompts: Path) -> None:
+    """The prompt part's bounds came from the min and max of the split's encodings, so with
+    MiniLM (values in [-1, 1]) a train env and a test env had different observation spaces
+    and SB3 refused ``PPO.load(path, env=test_env)``. An encoder of the same kind stands in
+    for MiniLM here (fast)."""
+    from safety_rlhf.reward.encoders import TextEncoder
+
+    class Signed(TextEncoder):
+        name, dim = "signed", 4
+
+        @property
+        def low(self) -> float:
+            return -1.0
+
+        @property
+        def high(self) -> float:
+            return 1.0
+
+        def encode(self, texts: list[str]) -> np.ndarray:
+            return np.array([[len(t) % 7 / 10 - 0.3] * 4 for t in texts], dtype=np.float32)
+
+    train = SafetyRLHFTextEnv(reward_model="rule", encoder=Signed())
+    other = SafetyRLHFTextEnv(reward_model="rule", encoder=Signed(), prompts=weird_prompts)
+    assert train.observation_space == other.observation_space
+    assert train.observation_space.low[0] == -1.0 and train.observation_space.high[0] == 1.0
+
+
+def test_an_oracle_that_needs_labels_is_refused_when_made_not_mid_training(
+    weird_prompts: Path,
+) -> None:
+    """``reward_model="gold"`` on a file with unlabelled prompts raised only at the end of
+    the first episode that drew one (possibly hours into training); ``SafetyRLHF-v0``
+    raises when made."""
+    from safety_rlhf.reward.base import RewardModelError
+
+    with pytest.raises(RewardModelError, match="no gold label"):
+        SafetyRLHFTextEnv(**GOLD, prompts=weird_prompts)
+    with pytest.raises(RewardModelError, match="no gold label"):
+        gym.make_vec(ID, 2, vectorization_mode="vector_entry_point", **GOLD, prompts=weird_prompts)
+    SafetyRLHFTextEnv(**RULE, prompts=weird_prompts)  # label-free: fine
+
+
+def test_unlabelled_prompts_get_none_and_nan(weird_prompts: Path) -> None:
+    env = SafetyRLHFTextEnv(**RULE, prompts=weird_prompts)
+    unlabelled = 0
+    for seed in range(40):
+        env.reset(seed=seed)
+        *_, info = env.step(EOS)
+        if info["label"] is None:
+            unlabelled += 1
+            assert info["is_success"] is None
+            assert math.isnan(info["cost"]) and math.isnan(info["gold_reward"])
+            assert isinstance(info["proxy_reward"], float)
+    assert unlabelled > 0
+
+
+def test_same_seed_same_rollout_and_reseeding_restarts_it() -> None:
+    env = gym.make(ID, **RULE, **SHORT)
+    rng = np.random.default_rng(0)
+    actions = _random_actions(rng, 40).tolist()
+
+    def rollout(seed: int) -> list[Any]:
+        out = [env.reset(seed=seed)[1]["prompt_id"]]
+        for a in actions:
+            obs, reward, terminated, truncated, info = env.step(a)
+            out.append((obs.tobytes(), reward, terminated, truncated, info.get("response")))
+            if terminated or truncated:
+                out.append(env.reset()[1]["prompt_id"])
+        return out
+
+    assert rollout(4) == rollout(4)
+    assert rollout(4) != rollout(5)
