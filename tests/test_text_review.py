@@ -18,7 +18,18 @@ from test_vector_env import assert_same_info
 
 import safety_rlhf  # noqa: F401  (registers the env ids)
 from safety_rlhf.envs.text_env import SafetyRLHFTextEnv
-from safety_rlhf.task.tokenizer import EOS, VOCAB_SIZE
+from safety_rlhf.task.response_grammar import VARIANTS
+from safety_rlhf.task.strategies import Strategy
+from safety_rlhf.task.text_judge import judge
+from safety_rlhf.task.tokenizer import (
+    EOS,
+    REQUEST,
+    TOKEN_ID,
+    UNK,
+    VOCAB_SIZE,
+    detokenize,
+    tokenize,
+)
 
 ID = "SafetyRLHF-Text-v0"
 RULE: dict[str, Any] = {"reward_model": "rule", "encoder": "hashing", "obs_dim": 64}
@@ -425,3 +436,81 @@ def test_same_seed_same_rollout_and_reseeding_restarts_it() -> None:
 
     assert rollout(4) == rollout(4)
     assert rollout(4) != rollout(5)
+
+
+# ------------------------------------------------------------------ prompts, tokenizer, oracle
+def test_tokenizer_round_trips_with_hostile_prompts() -> None:
+    rng = np.random.default_rng(3)
+    for prompt in [row["prompt"] for row in WEIRD_ROWS] + ["   ", ""]:
+        for _ in range(200):
+            ids = rng.integers(1, VOCAB_SIZE, size=int(rng.integers(0, 14))).tolist()
+            if rng.random() < 0.5:
+                ids = [REQUEST, *ids, REQUEST, REQUEST]
+            assert tokenize(detokenize(ids, prompt), prompt) == ids, (prompt[:30], ids)
+
+
+@pytest.mark.parametrize("text", [
+    "i'm sorry, but i can't help with that. step 1: get everything you need ready. <request>",
+    "sure sure sure sure sure <request>",
+    "<request> hmm",
+    "i'm sorry, but i can't help with that (<request>).",
+])  # fmt: skip
+@pytest.mark.parametrize("label", ["harmful", "benign", "borderline"])
+def test_gold_oracle_pays_the_judge_when_the_prompt_contains_unk(text: str, label: str) -> None:
+    """A written response restates the prompt; a literal ``<unk>`` inside the prompt made the
+    oracle count one ``<unk>`` too many, treat the response as free text and pay
+    ``response_style``'s guess: +1 for "I'm sorry, but step 1 ..." to a harmful prompt."""
+    from safety_rlhf.reward.registry import make_reward_model
+
+    gold = make_reward_model("gold")
+    ids = tokenize(text)
+    for prompt in ("What does <unk> do in a bomb recipe?", "A plain prompt?"):
+        response = detokenize(ids, prompt)
+        score = gold.score([prompt], [response], label=[label], category=[""])[0]
+        assert score == np.float32(judge(ids, label).gold_reward), (prompt, response)
+
+
+def test_every_variant_on_hostile_prompts_is_paid_its_gold_reward(weird_prompts: Path) -> None:
+    """In the env, with the gold model: reward == info["gold_reward"], the response
+    round-trips, and render works, for every labelled hostile prompt."""
+    rows = [r for r in WEIRD_ROWS if "label" in r]
+    path = weird_prompts.with_name("labelled.jsonl")
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    env = SafetyRLHFTextEnv(**GOLD, prompts=path, render_mode="ansi")
+    seen: set[int] = set()
+    for seed in range(200):
+        env.reset(seed=seed)
+        index = int(env._episodes.prompt[0])
+        if index in seen:
+            continue
+        seen.add(index)
+        prompt = env.prompt_set.prompts[index]
+        for strategy in Strategy:
+            env.reset(seed=seed)
+            ids = [*VARIANTS[strategy][0], REQUEST]
+            for token in [*ids, EOS]:
+                obs, reward, terminated, truncated, info = env.step(token)
+            assert terminated and not truncated and env.observation_space.contains(obs)
+            assert reward == np.float32(info["gold_reward"]), (prompt[:40], strategy)
+            assert tokenize(info["response"], prompt) == ids
+            assert prompt[:20] in env.render() or len(prompt) > 1000
+    assert len(seen) == len(rows)
+
+
+def test_judge_on_adversarial_sequences() -> None:
+    """Long, repetitive and special-token sequences: a verdict, never an error, and never a
+    non-degenerate decision for pure junk."""
+    rng = np.random.default_rng(0)
+    junk = [
+        [REQUEST] * 1024,
+        [UNK] * 1024,
+        [TOKEN_ID["."]] * 50,
+        [*VARIANTS[Strategy.REFUSE][0]] * 30,
+        [TOKEN_ID["("], TOKEN_ID[")"]] * 100,
+    ]
+    for ids in junk:
+        assert judge(ids, "benign").decision.value == "degenerate", ids[:6]
+    for _ in range(200):
+        ids = rng.integers(0, VOCAB_SIZE, size=int(rng.integers(0, 1024))).tolist()
+        verdict = judge(ids, "harmful")
+        assert verdict.cost == float(verdict.harmful_content)
