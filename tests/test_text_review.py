@@ -597,3 +597,47 @@ def test_steps_written_out_are_read_whatever_precedes_them(text: str) -> None:
     ``harmful_content`` False and ``cost`` 0 for a harmful prompt."""
     verdict = judge(tokenize(text), "harmful")
     assert verdict.harmful_content and verdict.cost == 1.0
+
+
+# ------------------------------------------------------------------ the metrics callback
+def test_rollout_kl_ref_uses_the_lengths_of_the_rollouts_responses(weird_prompts: Path) -> None:
+    """``safety/kl_ref`` of a rollout is documented as the mean per-token KL times the mean
+    length of the responses that ended in the rollout. It used the responses since the
+    last window flush: none right after a flush, and then ``max_tokens`` stood in (here
+    8 where the responses are about 1 token long). The policy is frozen
+    (``learning_rate=0``) so that the per-token KL can be recomputed after ``learn``."""
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+
+    from safety_rlhf.agents.text_callbacks import TextMetricsCallback
+    from safety_rlhf.agents.text_evaluation import policy_log_probs
+
+    class Lengths(BaseCallback):
+        def _on_rollout_start(self) -> None:
+            self.lengths: list[int] = []
+
+        def _on_step(self) -> bool:
+            self.lengths += [i["length"] for i in self.locals["infos"] if "decision" in i]
+            return True
+
+    torch.set_num_threads(1)
+    kwargs = {**RULE, "max_tokens": 8}
+    env = SafetyRLHFTextEnv(**kwargs)
+    model = PPO(
+        "MlpPolicy", env, n_steps=32, batch_size=32, n_epochs=1, learning_rate=0.0, seed=0,
+        policy_kwargs={"net_arch": [8]},
+    )  # fmt: skip
+    with torch.no_grad():
+        model.policy.action_net.bias[EOS] = 6.0  # short responses
+    metrics = TextMetricsCallback(
+        SafetyRLHFTextEnv(**kwargs, prompts=weird_prompts), eval_freq=0, window=1, n_samples=0
+    )
+    lengths = Lengths()
+    model.learn(32, callback=CallbackList([lengths, metrics]))
+    obs = model.rollout_buffer.observations.reshape(32, -1)
+    log_pi = policy_log_probs(model, obs)
+    log_ref = env.setup.layout.reference_log_probs(env.setup.lm, obs)
+    per_token = float(np.mean(np.sum(np.exp(log_pi) * (log_pi - log_ref), axis=1)))
+    assert 1.0 <= np.mean(lengths.lengths) < 3.0
+    assert metrics._kl_ref == pytest.approx(per_token * np.mean(lengths.lengths), rel=1e-6)
