@@ -256,6 +256,28 @@ def _plain(value: Any) -> Any:
     return (type(value).__name__, value)
 
 
+def test_vector_env_calls_the_reward_model_once_per_step_for_all_ended_responses() -> None:
+    """The issue's batching claim, which no test backed: one call per step in which some
+    responses ended, with exactly those responses; none otherwise."""
+    calls: list[int] = []
+
+    def reward(prompts: list[str], responses: list[str]) -> np.ndarray:
+        calls.append(len(responses))
+        return np.zeros(len(responses), dtype=np.float32)
+
+    envs = gym.make_vec(
+        ID, 6, vectorization_mode="vector_entry_point", autoreset_mode="SameStep",
+        **{**RULE, "reward_model": reward}, **SHORT,
+    )  # fmt: skip
+    envs.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for t in range(30):
+        calls.clear()
+        _, _, terminated, truncated, _ = envs.step(_random_actions(rng, 6))
+        ended = int((terminated | truncated).sum())
+        assert calls == ([ended] if ended else []), f"step {t}"
+
+
 # ------------------------------------------------------------------ the single env
 @pytest.mark.parametrize("render_mode", [None, "ansi", "rgb_array"])
 def test_gymnasium_check_env_with_warnings_as_errors(render_mode: str | None) -> None:
