@@ -99,7 +99,7 @@ class TextMetricsCallback(BaseCallback):
         pi = np.exp(log_pi)
         per_token = float(np.mean(np.sum(pi * np.where(pi > 0, log_pi - log_ref, 0.0), axis=1)))
         # (no response ended in the rollout: the budget stands in for the length)
-        lengths = self._rollout_lengths or [float(env.max_tokens)]
+        lengths = self._rollout_lengths or [env.max_tokens]
         self._kl_ref = per_token * float(np.mean(lengths))
 
     def _env_layout(self) -> SafetyRLHFTextEnv | None:
