@@ -71,6 +71,7 @@ class TextMetricsCallback(BaseCallback):
         self.hparams = dict(hparams or {})
         self._rng = np.random.default_rng(seed)
         self._rows: list[dict[str, Any]] = []
+        self._rollout_lengths: list[int] = []  # of the responses ended in this rollout
         self._kl_ref: float | None = None
         self._last_eval = 0
         self.last_eval: dict[str, Any] = {}
@@ -84,6 +85,7 @@ class TextMetricsCallback(BaseCallback):
         for info in self.locals.get("infos", []):
             if "decision" in info:
                 self._rows.append(info)
+                self._rollout_lengths.append(info["length"])
         if len(self._rows) >= self.window:
             self._flush()
         due = self.eval_freq > 0 and self.num_timesteps - self._last_eval >= self.eval_freq
@@ -91,6 +93,9 @@ class TextMetricsCallback(BaseCallback):
         if self.eval_env is not None and due and not last:
             self._evaluate(self.eval_prompts)
         return True
+
+    def _on_rollout_start(self) -> None:
+        self._rollout_lengths = []
 
     def _on_rollout_end(self) -> None:
         if not isinstance(self.model, OnPolicyAlgorithm) or self._env_layout() is None:
@@ -103,7 +108,8 @@ class TextMetricsCallback(BaseCallback):
         log_ref = env.setup.layout.reference_log_probs(env.setup.lm, obs)
         pi = np.exp(log_pi)
         per_token = float(np.mean(np.sum(pi * np.where(pi > 0, log_pi - log_ref, 0.0), axis=1)))
-        lengths = [r["length"] for r in self._rows] or [float(env.max_tokens)]
+        # (no response ended in the rollout: the budget stands in for the length)
+        lengths = self._rollout_lengths or [env.max_tokens]
         self._kl_ref = per_token * float(np.mean(lengths))
 
     def _env_layout(self) -> SafetyRLHFTextEnv | None:

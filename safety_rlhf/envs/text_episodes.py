@@ -62,15 +62,21 @@ class TextSetup:
         reward_model: RewardModel,
         cost_model: RewardModel | None,
         max_tokens: int,
+        bounds: tuple[float, float] = (0.0, 1.0),
     ) -> TextSetup:
-        """Compute the priors and the layout for ``prompt_set``."""
+        """Compute the priors and the layout for ``prompt_set``.
+
+        ``bounds``: the encoder's value range (``encoder.low``, ``encoder.high``), so that
+        the observation space does not depend on the prompts (train and test envs share it);
+        widened only if an encoding falls outside it.
+        """
         lm = ReferenceLM.default()
         with np.errstate(divide="ignore"):
             log_prior = np.log(reference_probs(prompt_set.prompts))
         layout = TextObservation(
             prompt_dim=prompt_obs.shape[1],
-            prompt_low=float(np.min(prompt_obs, initial=0.0)),
-            prompt_high=float(np.max(prompt_obs, initial=1.0)),
+            prompt_low=float(np.min(prompt_obs, initial=bounds[0])),
+            prompt_high=float(np.max(prompt_obs, initial=bounds[1])),
             vocab_size=VOCAB_SIZE,
             max_tokens=max_tokens,
         )
