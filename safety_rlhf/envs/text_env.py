@@ -120,11 +120,12 @@ class SafetyRLHFTextEnv(gym.Env[np.ndarray, np.int64]):
     response reaches ``max_tokens`` tokens: the registered ``max_episode_steps``
     (``max_tokens``, 48 by default) does it, through Gymnasium's ``TimeLimit``; the env
     itself also reports ``truncated`` at the budget, so a longer time limit (or none, as
-    when the class is used directly) still sees the end. The text is
-    scored at that step either way. A ``step`` after the end, without ``reset``, raises
-    ``RuntimeError``. To change the budget pass ``max_tokens=k`` and
-    ``max_episode_steps=k`` together: a shorter time limit would cut responses before they
-    are scored (the native vector env refuses a mismatch).
+    when the class is used directly) still sees the end: the budget is part of the task
+    (the observation shows the position against it), not a step count faked inside the
+    env. The text is scored at that step either way. A ``step`` after the end, without
+    ``reset``, raises ``RuntimeError``. ``max_tokens=k`` alone changes the budget; a time
+    limit shorter than it would cut responses before they are scored (the native vector
+    env refuses one).
 
     ## Info
 
