@@ -271,7 +271,8 @@ CLI_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
     ("replay buffer too large", lambda tmp: ["--algo", "dqn", "--hyperparams", "buffer_size:1e12"],
      r"hyperparams: buffer_size must be a whole number >= 1, <= 1e\+07, got 1000000000000\.0"),
     ("env not of this package", lambda tmp: ["--env", "CartPole-v1", "--vec-env", "dummy"],
-     r"env 'CartPole-v1' is not a safety-rlhf-gym env; train takes \['SafetyRLHF-v0'\]"),
+     r"env 'CartPole-v1' is not a safety-rlhf-gym env; train takes "
+     r"\['SafetyRLHF-v0', 'SafetyRLHF-Text-v0'\]"),
     ("overflowing kl_coef", lambda tmp: ["--kl-coef", "1e308", "--timesteps", "64"],
      r"kl_coef must be at most 1000, got 1e\+308"),
     ("cost limit above 1", lambda tmp: ["--cost-limit", "2", "--timesteps", "64"],
