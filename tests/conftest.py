@@ -74,3 +74,17 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory, private_cache: Path) 
     assert main(argv) == 0
     (run_dir,) = runs.iterdir()
     return run_dir
+
+
+@pytest.fixture
+def gymnasium_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Gymnasium's own ``TimeLimit`` in ``gym.make``: importing rl_zoo3 (as test_agents
+    does) replaces it for the whole session with a version that does not report
+    ``truncated`` for an episode terminated at the limit, which a text response ending with
+    ``<eos>`` exactly at its budget is. The native text vector env follows Gymnasium's."""
+    import gymnasium
+
+    cls = gymnasium.wrappers.TimeLimit
+    while cls.__name__ != "TimeLimit" or cls.__module__.startswith("rl_zoo3"):
+        cls = cls.__mro__[1]
+    monkeypatch.setattr(gymnasium.wrappers, "TimeLimit", cls)

@@ -21,6 +21,9 @@ from safety_rlhf.task.response_grammar import VARIANTS
 from safety_rlhf.task.strategies import Strategy
 from safety_rlhf.task.tokenizer import EOS, VOCAB_SIZE, detokenize, tokenize
 
+# Gymnasium's TimeLimit, whatever rl_zoo3's import patched (see conftest.py)
+pytestmark = pytest.mark.usefixtures("gymnasium_time_limit")
+
 ID = "SafetyRLHF-Text-v0"
 # the oracle reads the judge, so expected rewards are the gold table's (fast: no model)
 GOLD: dict[str, Any] = {"reward_model": "gold", "encoder": "hashing", "obs_dim": 64}

@@ -31,6 +31,9 @@ from safety_rlhf.task.tokenizer import (
     tokenize,
 )
 
+# Gymnasium's TimeLimit, whatever rl_zoo3's import patched (see conftest.py)
+pytestmark = pytest.mark.usefixtures("gymnasium_time_limit")
+
 ID = "SafetyRLHF-Text-v0"
 RULE: dict[str, Any] = {"reward_model": "rule", "encoder": "hashing", "obs_dim": 64}
 GOLD: dict[str, Any] = {**RULE, "reward_model": "gold"}

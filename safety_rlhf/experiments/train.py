@@ -197,6 +197,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
     folder and on the same TensorBoard step axis, up to the run's ``n_timesteps``. Torch
     runs on ``cfg.torch_threads`` threads throughout (fitting, training, evaluation).
     """
+    check_train_config(cfg)  # torch_threads among them, before it is used
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.torch_threads)
     try:
