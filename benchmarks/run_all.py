@@ -37,6 +37,17 @@ SCRIPTS: dict[str, list[str]] = {
     "observation_ceiling": ["--encoders", "minilm"],
     "memory": ["--steps", "2000", "--n-envs", "4", "--vec-steps", "200"],
     "profile_env": ["--steps", "20000"],
+    "text_env": [
+        "--steps",
+        "5000",
+        "--vector-steps",
+        "50",
+        "--ppo-steps",
+        "4096",
+        "--repeats",
+        "1",
+    ],
+    "text_reference": ["--episodes", "200"],
 }
 
 

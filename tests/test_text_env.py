@@ -175,3 +175,26 @@ def test_native_vector_env_equals_sync_vector_env_of_single_envs(mode: str) -> N
         assert_same_info(got[4], expected[4], f"step {t}")
         ended += int((got[2] | got[3]).sum())
     assert ended > 10
+
+
+def test_vector_env_scores_the_responses_that_ended_in_a_step_in_one_call() -> None:
+    calls: list[int] = []
+
+    def reward(prompts: list[str], responses: list[str], **columns: Any) -> np.ndarray:
+        calls.append(len(prompts))
+        return np.array([len(r) for r in responses], dtype=np.float32)
+
+    envs = gym.make_vec(
+        ID, 8, vectorization_mode="vector_entry_point", reward_model=reward,
+        encoder="hashing", obs_dim=64,
+    )  # fmt: skip
+    envs.reset(seed=0)
+    word = tokenize("really")[0]
+    envs.step(np.full(8, word))
+    assert calls == []  # nothing ended
+    actions = np.array([EOS, EOS, EOS, word, word, EOS, word, word])
+    _, rewards, terminated, _, info = envs.step(actions)
+    assert calls == [4] and terminated.sum() == 4
+    # the text-length "reward" lands on the rows that ended, 0 elsewhere
+    assert (rewards[terminated] == [len(r) for r in info["response"][terminated]]).all()
+    assert (rewards[~terminated] == 0).all()

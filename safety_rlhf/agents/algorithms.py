@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 #: Keys of a hyperparameter entry that describe the run, not the algorithm.
-RUN_KEYS = frozenset({"n_envs", "n_timesteps", "policy", "normalize", "imitate_reference"})
+RUN_KEYS = frozenset({"n_envs", "n_timesteps", "policy", "normalize"})
 
 
 class HyperparamsError(ValueError):

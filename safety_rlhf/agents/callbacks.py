@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import HParam, TensorBoardOutputFormat
+from stable_baselines3.common.logger import HParam, Logger, TensorBoardOutputFormat
 
 from safety_rlhf.agents.prompt_evaluation import evaluate_policy_on_prompts
 from safety_rlhf.envs.strategy_env import SafetyRLHFEnv
@@ -31,7 +31,7 @@ from safety_rlhf.task.metrics import decision_metrics
 from safety_rlhf.task.reference_policy import reference_log_probs
 from safety_rlhf.task.strategies import Strategy
 
-__all__ = ["SafetyMetricsCallback", "policy_kl_to_reference"]
+__all__ = ["SafetyMetricsCallback", "log_hparams", "policy_kl_to_reference"]
 
 _SLUG_TO_ACTION = {s.slug: int(s) for s in Strategy}
 _NOT_TO_STDOUT = ("stdout", "log", "json", "csv")
@@ -58,6 +58,15 @@ def policy_kl_to_reference(
         return None
     pi = np.exp(log_pi)
     return float(np.mean(np.sum(pi * (log_pi - log_ref), axis=1)))
+
+
+def log_hparams(logger: Logger, hparams: dict[str, Any], metrics: dict[str, float]) -> None:
+    """Record the run's hyperparameters as TensorBoard hparams (``metrics``: the scalars the
+    HParams tab shows next to them)."""
+    clean = {
+        k: v if isinstance(v, int | float | str | bool) else str(v) for k, v in hparams.items()
+    }
+    logger.record("hparams", HParam(clean, metrics), exclude=_NOT_TO_STDOUT)
 
 
 class SafetyMetricsCallback(BaseCallback):
@@ -99,12 +108,10 @@ class SafetyMetricsCallback(BaseCallback):
 
     def _on_training_start(self) -> None:
         if self.hparams:
-            clean = {k: v if isinstance(v, int | float | str | bool) else str(v)
-                     for k, v in self.hparams.items()}  # fmt: skip
             metrics = {"safety/gold_success": 0.0, "safety/proxy_reward": 0.0}
             if self.eval_env is not None:
                 metrics["safety/test/gold_success"] = 0.0
-            self.logger.record("hparams", HParam(clean, metrics), exclude=_NOT_TO_STDOUT)
+            log_hparams(self.logger, self.hparams, metrics)
 
     def _on_step(self) -> bool:
         infos = self.locals.get("infos", [])

@@ -37,14 +37,13 @@ def make_eval_env(env_id: str, **kwargs: Any) -> PromptEnv:
     return env
 
 
-def evaluate_on_prompts(
-    model: BaseAlgorithm, env: PromptEnv, deterministic: bool = True, seed: int = 0
-) -> dict[str, Any]:
+def evaluate_on_prompts(model: BaseAlgorithm, env: PromptEnv, seed: int = 0) -> dict[str, Any]:
     """The safety metrics of ``model`` answering every prompt of ``env`` once: its greedy
-    strategy per prompt, or one written response per prompt (greedy, or sampled with
-    ``deterministic=False`` from ``seed``)."""
+    strategy per prompt, or one written response per prompt, sampled from the policy (from
+    ``seed``), as a language model's responses are: greedy decoding of a token policy
+    repeats itself (a policy fitted to ``pi_ref`` wrote 29% degenerate responses greedily)."""
     if isinstance(env, SafetyRLHFTextEnv):
-        return dict(evaluate_text_policy(model, env, deterministic=deterministic, seed=seed))
+        return dict(evaluate_text_policy(model, env, deterministic=False, seed=seed))
     return dict(evaluate_policy_on_prompts(model, env))
 
 
@@ -53,5 +52,7 @@ def make_metrics_callback(
 ) -> BaseCallback:
     """The ``safety/*`` metrics callback for ``eval_env``'s kind of env."""
     if isinstance(eval_env, SafetyRLHFTextEnv):
-        return TextMetricsCallback(eval_env=eval_env, eval_freq=eval_freq, seed=seed)
+        return TextMetricsCallback(
+            eval_env=eval_env, eval_freq=eval_freq, seed=seed, hparams=hparams
+        )
     return SafetyMetricsCallback(eval_env=eval_env, eval_freq=eval_freq, hparams=hparams, seed=seed)

@@ -8,8 +8,9 @@ state (distillation: minimise ``KL(pi_ref || pi)``, a cross-entropy with soft ta
 The observation determines ``pi_ref(. | s)`` exactly, so the fit is limited only by the
 network and the budget; the returned figures say how close it got.
 
-It is the ``imitate_reference`` run key of the text env's hyperparameter YAMLs (the number
-of responses to sample; 0: start from a random policy).
+``safety-rlhf train --imitate-reference N`` sets the number of responses (default
+:data:`DEFAULT_EPISODES` on the text env; 0: start from a random policy). It is a train
+setting, not a YAML key, so the YAMLs stay readable by rl-zoo3 (which starts at random).
 """
 
 from __future__ import annotations
@@ -23,25 +24,34 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from safety_rlhf.envs.text_env import SafetyRLHFTextEnv
 from safety_rlhf.envs.text_episodes import TextEpisodes
 
-__all__ = ["MAX_EPISODES", "check_imitate_reference", "imitate_reference"]
+__all__ = [
+    "DEFAULT_EPISODES",
+    "MAX_EPISODES",
+    "check_imitate_reference",
+    "imitate_reference",
+]
 
 #: Most responses :func:`imitate_reference` samples (memory: ~25 states of ~1,500 floats each).
 MAX_EPISODES = 100_000
 
 
-def check_imitate_reference(value: Any, env_creator: Any, where: str) -> int:
-    """The ``imitate_reference`` run key as an int, or a one-line ``ValueError``.
+#: Responses :func:`imitate_reference` fits on by default in ``safety-rlhf train``.
+DEFAULT_EPISODES = 2_000
 
-    :param value: the YAML or ``--hyperparams`` value (whole number ``0 .. MAX_EPISODES``).
+
+def check_imitate_reference(value: int | None, env_creator: Any) -> int:
+    """How many ``pi_ref`` responses to fit the policy to before RL, or a one-line
+    ``ValueError``.
+
+    :param value: the ``--imitate-reference`` setting; ``None``: :data:`DEFAULT_EPISODES`
+        for the text env, 0 otherwise.
     :param env_creator: the env's entry point (only the text env has a ``pi_ref`` to imitate).
-    :param where: what the value came from, for the message.
     """
-    whole = isinstance(value, int | float) and not isinstance(value, bool)
-    if not whole or value != int(value) or not 0 <= value <= MAX_EPISODES:
-        raise ValueError(f"{where}: imitate_reference must be 0..{MAX_EPISODES}, got {value!r}")
     text_env = isinstance(env_creator, type) and issubclass(env_creator, SafetyRLHFTextEnv)
+    if value is None:
+        return DEFAULT_EPISODES if text_env else 0
     if value and not text_env:
-        raise ValueError(f"{where}: imitate_reference needs SafetyRLHF-Text-v0's pi_ref")
+        raise ValueError("imitate_reference needs SafetyRLHF-Text-v0 (the env with a pi_ref LM)")
     return int(value)
 
 

@@ -13,7 +13,7 @@ every state of the rollout buffer is compared with ``pi_ref``'s (recomputed from
 observation, which determines it), and the mean per-token KL is multiplied by the mean
 length of the responses that ended in the rollout. Off-policy algorithms have no rollout
 buffer; for them ``kl_ref`` comes only from the evaluations. Every ``eval_freq`` steps and
-at the end, the greedy policy answers the evaluation prompts
+at the end, the policy answers the evaluation prompts (sampled, from ``seed``)
 (:func:`~safety_rlhf.agents.text_evaluation.evaluate_text_policy`) and the same metrics,
 with the exact sequence KL, are logged under ``safety/test/``.
 """
@@ -27,6 +27,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import TensorBoardOutputFormat
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
+from safety_rlhf.agents.callbacks import log_hparams
 from safety_rlhf.agents.text_evaluation import evaluate_text_policy, policy_log_probs
 from safety_rlhf.envs.text_env import SafetyRLHFTextEnv
 from safety_rlhf.task.text_metrics import text_metrics
@@ -44,7 +45,8 @@ class TextMetricsCallback(BaseCallback):
         final one answers all of them).
     :param window: log training metrics once this many responses are finished (default 256).
     :param n_samples: responses logged as text each window (default 4).
-    :param seed: seed of the generator that picks the sample rows (default 0).
+    :param seed: seed of the sampled evaluations and of the sample rows (default 0).
+    :param hparams: run hyperparameters logged once as TensorBoard hparams.
     :param verbose: SB3 verbosity (default 0).
     """
 
@@ -56,6 +58,7 @@ class TextMetricsCallback(BaseCallback):
         window: int = 256,
         n_samples: int = 4,
         seed: int = 0,
+        hparams: dict[str, Any] | None = None,
         verbose: int = 0,
     ) -> None:
         super().__init__(verbose)
@@ -64,16 +67,25 @@ class TextMetricsCallback(BaseCallback):
         self.eval_prompts = int(eval_prompts)
         self.window = int(window)
         self.n_samples = int(n_samples)
+        self.seed = int(seed)
+        self.hparams = dict(hparams or {})
         self._rng = np.random.default_rng(seed)
         self._rows: list[dict[str, Any]] = []
+        self._rollout_lengths: list[int] = []  # of the responses ended in this rollout
         self._kl_ref: float | None = None
         self._last_eval = 0
         self.last_eval: dict[str, Any] = {}
+
+    def _on_training_start(self) -> None:
+        if self.hparams:
+            metrics = {"safety/gold_success": 0.0, "safety/test/gold_success": 0.0}
+            log_hparams(self.logger, self.hparams, metrics)
 
     def _on_step(self) -> bool:
         for info in self.locals.get("infos", []):
             if "decision" in info:
                 self._rows.append(info)
+                self._rollout_lengths.append(info["length"])
         if len(self._rows) >= self.window:
             self._flush()
         due = self.eval_freq > 0 and self.num_timesteps - self._last_eval >= self.eval_freq
@@ -81,6 +93,9 @@ class TextMetricsCallback(BaseCallback):
         if self.eval_env is not None and due and not last:
             self._evaluate(self.eval_prompts)
         return True
+
+    def _on_rollout_start(self) -> None:
+        self._rollout_lengths = []
 
     def _on_rollout_end(self) -> None:
         if not isinstance(self.model, OnPolicyAlgorithm) or self._env_layout() is None:
@@ -92,8 +107,9 @@ class TextMetricsCallback(BaseCallback):
         log_pi = policy_log_probs(self.model, obs)
         log_ref = env.setup.layout.reference_log_probs(env.setup.lm, obs)
         pi = np.exp(log_pi)
-        per_token = float(np.mean(np.sum(np.where(pi > 0, pi * (log_pi - log_ref), 0.0), axis=1)))
-        lengths = [r["length"] for r in self._rows] or [float(env.max_tokens)]
+        per_token = float(np.mean(np.sum(pi * np.where(pi > 0, log_pi - log_ref, 0.0), axis=1)))
+        # (no response ended in the rollout: the budget stands in for the length)
+        lengths = self._rollout_lengths or [env.max_tokens]
         self._kl_ref = per_token * float(np.mean(lengths))
 
     def _env_layout(self) -> SafetyRLHFTextEnv | None:
@@ -142,7 +158,9 @@ class TextMetricsCallback(BaseCallback):
     def _evaluate(self, max_prompts: int | None) -> None:
         assert self.eval_env is not None
         self._last_eval = self.num_timesteps
-        metrics = evaluate_text_policy(self.model, self.eval_env, max_prompts=max_prompts)
+        metrics = evaluate_text_policy(
+            self.model, self.eval_env, deterministic=False, seed=self.seed, max_prompts=max_prompts
+        )
         self.last_eval = dict(metrics)
         for name, value in metrics.items():
             if value is not None:

@@ -84,13 +84,20 @@ def evaluate_text_policy(
     :param env: the text env (its split, reward model and judge are used).
     :param deterministic: greedy decoding (default) or sampling from the policy.
     :param seed: seed of the sampling generator (sampled decoding only).
-    :param batch_size: episodes stepped together.
-    :param max_prompts: answer only the first this many prompts (default: all).
+    :param batch_size: episodes stepped together (an integer >= 1). Sampled responses
+        depend on it: the generator is shared by a batch.
+    :param max_prompts: answer only the first this many prompts (default: all; 0: none, and
+        every metric is unavailable).
     :param use_masks: restrict the policy to ``env.action_masks()`` (default: when the
         model is a ``MaskablePPO``).
     :return: the metrics of :func:`~safety_rlhf.task.text_metrics.text_metrics` plus
         ``kl_ref``, the mean exact sequence KL; per-response records in ``.records``.
     """
+    for name, value, least in (("batch_size", batch_size, 1), ("max_prompts", max_prompts, 0)):
+        if name == "max_prompts" and value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
+            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
     if use_masks is None:
         use_masks = type(model).__name__ == "MaskablePPO"
     masks_on = bool(use_masks and env.mask_below_floor)
@@ -113,7 +120,7 @@ def evaluate_text_policy(
                 log_pi = masked - np.logaddexp.reduce(masked, axis=1, keepdims=True)
             log_ref = episodes.next_log_ref[rows]
             pi = np.exp(log_pi)
-            kl[rows] += np.sum(np.where(pi > 0, pi * (log_pi - log_ref), 0.0), axis=1)
+            kl[rows] += np.sum(pi * np.where(pi > 0, log_pi - log_ref, 0.0), axis=1)
             actions = _choose(log_pi, deterministic, rng, mask)
             _, ended = episodes.advance(actions, rows)
             done = rows[ended]

@@ -14,6 +14,7 @@ from gymnasium import spaces
 from safety_rlhf.data.prompts import PromptSet, load_prompts
 from safety_rlhf.envs.prompt_stream import PromptStream
 from safety_rlhf.envs.text_episodes import TextEpisodes, TextSetup
+from safety_rlhf.envs.text_image import text_to_rgb
 from safety_rlhf.reward.base import RewardModel, ScoreFn
 from safety_rlhf.reward.cost import make_cost_model
 from safety_rlhf.reward.encoders import TextEncoder, make_encoder
@@ -49,9 +50,25 @@ def make_text_setup(
     if isinstance(encoder, str):
         encoder = make_encoder(encoder, **({} if obs_dim is None else {"dim": obs_dim}))
     cost = None if cost_model is None else make_cost_model(cost_model)
+    _check_unlabelled(prompt_set, [m for m in (model, cost) if m is not None])
     prompt_obs = np.asarray(encoder.encode(prompt_set.prompts), dtype=np.float32)
-    setup = TextSetup.build(prompt_set, prompt_obs, model, cost, int(max_tokens))
+    bounds = (float(encoder.low), float(encoder.high))
+    setup = TextSetup.build(prompt_set, prompt_obs, model, cost, int(max_tokens), bounds)
     return setup
+
+
+def _check_unlabelled(prompt_set: PromptSet, models: list[RewardModel]) -> None:
+    """Fail now, not at the end of the first episode that draws an unlabelled prompt, when
+    a model that reads the gold columns (an oracle) cannot score unlabelled prompts: it is
+    asked once, for the first unlabelled prompt (the strategy env scores every prompt when
+    it is made, so it fails there too)."""
+    if None not in prompt_set.labels:
+        return
+    i = prompt_set.labels.index(None)
+    columns = {k: [v[i]] for k, v in prompt_set.columns().items()}
+    for model in models:
+        if model.reads_gold_columns:
+            model.score([prompt_set.prompts[i]], [""], **columns)
 
 
 class SafetyRLHFTextEnv(gym.Env[np.ndarray, np.int64]):
@@ -101,7 +118,9 @@ class SafetyRLHFTextEnv(gym.Env[np.ndarray, np.int64]):
 
     The episode terminates when the policy writes ``<eos>``, and is truncated when the
     response reaches ``max_tokens`` tokens: the registered ``max_episode_steps``
-    (``max_tokens``, 48 by default) does it, through Gymnasium's ``TimeLimit``. The text is
+    (``max_tokens``, 48 by default) does it, through Gymnasium's ``TimeLimit``; the env
+    itself also reports ``truncated`` at the budget, so a longer time limit (or none, as
+    when the class is used directly) still sees the end. The text is
     scored at that step either way. A ``step`` after the end, without ``reset``, raises
     ``RuntimeError``. To change the budget pass ``max_tokens=k`` and
     ``max_episode_steps=k`` together: a shorter time limit would cut responses before they
@@ -129,7 +148,8 @@ class SafetyRLHFTextEnv(gym.Env[np.ndarray, np.int64]):
       forbids the tokens ``pi_ref`` gives only its floor probability at the current state;
       ``False``: every token is allowed.
     - ``render_mode=None``: ``"ansi"`` returns the prompt, the text so far and, at the end,
-      the rewards.
+      the rewards; ``"rgb_array"`` (SB3's ``make_vec_env`` default; video recorders) draws
+      that text into a frame.
 
     >>> import gymnasium as gym
     >>> import safety_rlhf
@@ -153,7 +173,7 @@ class SafetyRLHFTextEnv(gym.Env[np.ndarray, np.int64]):
     * v0: Initial version.
     """
 
-    metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 4}  # noqa: RUF012
+    metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}  # noqa: RUF012
 
     def __init__(
         self,
@@ -222,8 +242,9 @@ class SafetyRLHFTextEnv(gym.Env[np.ndarray, np.int64]):
             return obs, 0.0, False, False, {"log_pi_ref": float(log_ref[0])}
         self._active = False
         info = {**self._episodes.finish(np.array([0]))[0], "log_pi_ref": float(log_ref[0])}
-        self._last = info
-        return obs, info["proxy_reward"], a == EOS, False, info
+        self._last = dict(info)  # render() must not see a caller's edits of the info
+        # the budget ended it: truncated, also under a longer (or no) time limit
+        return obs, info["proxy_reward"], a == EOS, a != EOS, info
 
     def action_masks(self) -> np.ndarray:
         """bool ``(V,)``: the tokens allowed at the current state (all without
@@ -232,7 +253,7 @@ class SafetyRLHFTextEnv(gym.Env[np.ndarray, np.int64]):
             return np.ones(VOCAB_SIZE, dtype=bool)
         return self._episodes.action_masks()[0]
 
-    def render(self) -> str | None:
+    def render(self) -> str | np.ndarray | None:
         if self.render_mode is None:
             return None
         if self.render_mode not in self.metadata["render_modes"]:
@@ -240,6 +261,10 @@ class SafetyRLHFTextEnv(gym.Env[np.ndarray, np.int64]):
                 f"render_mode={self.render_mode!r} is not supported by {type(self).__name__}; "
                 f"use one of {self.metadata['render_modes']}"
             )
+        text = self._render_text()
+        return text if self.render_mode == "ansi" else text_to_rgb(text)
+
+    def _render_text(self) -> str:
         if self._last is not None:
             last = self._last
             gold = "n/a" if last["label"] is None else f"{last['gold_reward']:+.2f}"

@@ -62,15 +62,21 @@ class TextSetup:
         reward_model: RewardModel,
         cost_model: RewardModel | None,
         max_tokens: int,
+        bounds: tuple[float, float] = (0.0, 1.0),
     ) -> TextSetup:
-        """Compute the priors and the layout for ``prompt_set``."""
+        """Compute the priors and the layout for ``prompt_set``.
+
+        ``bounds``: the encoder's value range (``encoder.low``, ``encoder.high``), so that
+        the observation space does not depend on the prompts (train and test envs share it);
+        widened only if an encoding falls outside it.
+        """
         lm = ReferenceLM.default()
         with np.errstate(divide="ignore"):
             log_prior = np.log(reference_probs(prompt_set.prompts))
         layout = TextObservation(
             prompt_dim=prompt_obs.shape[1],
-            prompt_low=float(np.min(prompt_obs, initial=0.0)),
-            prompt_high=float(np.max(prompt_obs, initial=1.0)),
+            prompt_low=float(np.min(prompt_obs, initial=bounds[0])),
+            prompt_high=float(np.max(prompt_obs, initial=bounds[1])),
             vocab_size=VOCAB_SIZE,
             max_tokens=max_tokens,
         )
@@ -97,6 +103,7 @@ class TextEpisodes:
         self.log_ref_sum = np.zeros(self.n, dtype=np.float64)
         self.state = setup.lm.initial_state(setup.log_prior[self.prompt])
         self.next_log_ref = setup.lm.log_probs(self.state)
+        self._columns = setup.prompt_set.columns()  # gold columns, for the oracles
 
     # ------------------------------------------------------------------ episode life cycle
     def start(self, rows: np.ndarray, prompts: np.ndarray) -> None:
@@ -168,7 +175,7 @@ class TextEpisodes:
         prompts = [ps.prompts[i] for i in idx]
         ids = [self.tokens[r, : self.length[r]].tolist() for r in rows.tolist()]
         texts = [detokenize(seq, p) for seq, p in zip(ids, prompts, strict=True)]
-        columns = {k: [v[i] for i in idx] for k, v in ps.columns().items()}
+        columns = {k: [v[i] for i in idx] for k, v in self._columns.items()}
         proxy = self.setup.reward_model.score(prompts, texts, **columns)
         proxy_cost = None
         if self.setup.cost_model is not None:

@@ -103,7 +103,7 @@ class SafetyRLHFTextVectorEnv(VectorEnv):
             len(self.prompt_set), [seeding.np_random(None)[0] for _ in range(self.num_envs)]
         )
         self._needs_reset = np.zeros(self.num_envs, dtype=bool)
-        self._was_reset = False
+        self._was_reset = np.zeros(self.num_envs, dtype=bool)  # per sub-env
 
     @property
     def np_randoms(self) -> list[np.random.Generator]:
@@ -143,13 +143,15 @@ class SafetyRLHFTextVectorEnv(VectorEnv):
                     "give an int, None or one seed per sub-environment"
                 )
         rows = np.flatnonzero(mask)
-        new = [(r, seeds[r]) for r in rows.tolist() if seeds[r] is not None or not self._was_reset]
+        new = [
+            (r, seeds[r]) for r in rows.tolist() if seeds[r] is not None or not self._was_reset[r]
+        ]
         if new:
             self._stream.reseed(
                 np.array([r for r, _ in new], dtype=np.int64),
                 [seeding.np_random(s)[0] for _, s in new],
             )
-        self._was_reset = True
+        self._was_reset[rows] = True
         info: dict[str, Any] = {}
         self._start(rows, info)
         self._needs_reset[rows] = False
@@ -183,8 +185,12 @@ class SafetyRLHFTextVectorEnv(VectorEnv):
             raise ValueError(f"actions must be {self.num_envs} integers, got {actions!r}")
         if ((a < 0) | (a >= VOCAB_SIZE)).any():
             raise ValueError(f"actions {actions!r} are not all in {self.single_action_space}")
-        if not self._was_reset:
-            raise RuntimeError(f"{type(self).__name__}: call reset() before step()")
+        if not self._was_reset.all():
+            never = np.flatnonzero(~self._was_reset).tolist()
+            raise RuntimeError(
+                f"{type(self).__name__}: call reset() before step() (sub-environments {never} "
+                "were never reset)"
+            )
         rewards = np.zeros(self.num_envs, dtype=np.float64)
         terminated = np.zeros(self.num_envs, dtype=bool)
         truncated = np.zeros(self.num_envs, dtype=bool)
@@ -228,6 +234,8 @@ class SafetyRLHFTextVectorEnv(VectorEnv):
             self._start(restart, info)
             self._needs_reset[restart] = False
             obs[restart] = self._episodes.observe(restart)
+        if not info["_log_pi_ref"].any():  # no sub-env reports it: no key, as SyncVectorEnv
+            del info["log_pi_ref"], info["_log_pi_ref"]
         return obs, rewards, terminated, truncated, info
 
     def action_masks(self) -> np.ndarray:

@@ -160,11 +160,10 @@ def resolve(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         ),
         "policy": hyper.get("policy", "MlpPolicy"),
         "imitate_reference": check_imitate_reference(
-            hyper.get("imitate_reference", 0),
+            cfg.imitate_reference,
             load_env_creator(spec.entry_point)
             if isinstance(spec.entry_point, str)
             else spec.entry_point,
-            where,
         ),
     }
     run["vec_env"] = resolve_vec_env(cfg.vec_env, cfg.env)
@@ -329,8 +328,8 @@ def _train(
     vec_env.close()
 
     metrics = {
-        "train": evaluate_on_prompts(model, train_env),
-        "test": evaluate_on_prompts(model, test_env),
+        "train": evaluate_on_prompts(model, train_env, seed=cfg.seed),
+        "test": evaluate_on_prompts(model, test_env, seed=cfg.seed),
     }
     seconds = time.perf_counter() - start
     write_json(run_dir / "metrics.json", {"seconds": seconds, **metrics})

@@ -85,6 +85,13 @@ class TrainConfig:
     none. See :mod:`safety_rlhf.agents.checkpoints`."""
     resume: str | None = None
     """A run folder to continue from its last checkpoint, with that run's own settings."""
+    imitate_reference: int | None = None
+    """``SafetyRLHF-Text-v0``: before RL, fit the policy to ``pi_ref`` on this many responses
+    sampled from it (the supervised start of RLHF;
+    :func:`~safety_rlhf.agents.reference_init.imitate_reference`); 0: start from a random
+    policy. ``None``: 2,000 for the text env (at 2,000 responses and 10 epochs the fitted
+    policy sampled the test split at gold success 0.540 against pi_ref's 0.551, sequence
+    KL 2.8 nats), 0 for ``SafetyRLHF-v0``, which has no ``pi_ref`` to imitate."""
 
 
 #: field -> (lowest, highest) of the numeric fields of :class:`TrainConfig`: whole
@@ -97,6 +104,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "eval_freq": (0, 10**9),
     "checkpoint_freq": (0, 10**9),
     "torch_threads": (1, 1024),
+    "imitate_reference": (0, 100_000),
     "cost_limit": (0.0, 1.0),
     "lagrange_lr": (0.0, 1e6),
     "lagrange_init": (0.0, 1e6),
@@ -110,7 +118,7 @@ def check_train_config(cfg: TrainConfig) -> None:
     """
     for name, (low, high) in LIMITS.items():
         value = getattr(cfg, name)
-        if value is None and name in ("timesteps", "n_envs", "cost_limit"):
+        if value is None and name in ("timesteps", "n_envs", "cost_limit", "imitate_reference"):
             continue
         whole = isinstance(low, int)
         ok = isinstance(value, int) and not isinstance(value, bool)  # any size: never float()

@@ -12,7 +12,7 @@ from safety_rlhf.reward.registry import register_reward_model
 from safety_rlhf.task.gold_tables import GOLD_REWARD
 from safety_rlhf.task.strategies import render_responses
 from safety_rlhf.task.text_judge import judge
-from safety_rlhf.task.tokenizer import UNK, tokenize
+from safety_rlhf.task.tokenizer import UNK, render_request, tokenize
 
 __all__ = ["GoldRewardModel"]
 
@@ -66,6 +66,9 @@ def _gold_reward(prompt: str, response: str, label: str) -> float:
     if response in rendered:
         return GOLD_REWARD[label][rendered.index(response)]
     ids = tokenize(response, prompt)
-    if ids.count(UNK) == response.count("<unk>"):  # only the grammar's words (and <unk>)
+    # only the grammar's words (and <unk> written out); a "<unk>" inside the restated
+    # prompt is not a token of the response
+    written_unk = sum(part.count("<unk>") for part in response.split(render_request(prompt)))
+    if ids.count(UNK) == written_unk:
         return judge(ids, label).gold_reward
     return GOLD_REWARD[label][response_style(prompt, response)]
