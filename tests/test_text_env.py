@@ -108,9 +108,15 @@ def test_sb3_does_not_bootstrap_a_value_after_the_budget(kind: str) -> None:
     assert not infos[0].get("TimeLimit.truncated", False)
 
 
-def test_vector_env_refuses_a_time_limit_other_than_the_budget() -> None:
-    with pytest.raises(ValueError, match="max_episode_steps=10 differs from max_tokens=48"):
+def test_vector_env_refuses_a_time_limit_below_the_budget_and_takes_max_tokens_alone() -> None:
+    with pytest.raises(ValueError, match="max_episode_steps=10 is below max_tokens=48"):
         gym.make_vec(ID, 2, vectorization_mode="vector_entry_point", max_episode_steps=10, **GOLD)
+    # the registered 48 is passed with a smaller budget: the budget ends responses at 3
+    envs = gym.make_vec(ID, 2, vectorization_mode="vector_entry_point", max_tokens=3, **GOLD)
+    envs.reset(seed=0)
+    word = tokenize("really")[0]
+    flags = [envs.step(np.full(2, word))[3].tolist() for _ in range(3)]
+    assert flags == [[False, False], [False, False], [True, True]]
 
 
 def test_log_pi_ref_and_perplexity_match_the_reference_model() -> None:

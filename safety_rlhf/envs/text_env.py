@@ -120,15 +120,15 @@ class SafetyRLHFTextEnv(gym.Env[np.ndarray, np.int64]):
     reaches ``max_tokens`` tokens, where it is also truncated: the registered
     ``max_episode_steps`` (``max_tokens``, 48 by default) truncates it through Gymnasium's
     ``TimeLimit``, and the env itself reports both flags at the budget, so a longer time
-    limit (or none, as when the class is used directly) still sees the end. The text is
-    scored at that step either way, and nothing follows it: the budget is part of the task
-    (the observation holds the position), so ``terminated`` is true there too, and SB3
-    does not bootstrap the value of the state after the last token (it adds ``gamma *
-    V(final obs)`` to the reward of an episode that is truncated but not terminated; that
-    value is never trained, and PPO learned to write to the budget to collect it). A
-    ``step`` after the end, without ``reset``, raises ``RuntimeError``. To change the
-    budget pass ``max_tokens=k`` and ``max_episode_steps=k`` together: a shorter time limit
-    would cut responses before they are scored (the native vector env refuses a mismatch).
+    limit (or none, as when the class is used directly) still sees the end: the budget is
+    part of the task (the observation shows the position against it), not a step count
+    faked inside the env. The text is scored at that step either way, and nothing follows
+    it, so ``terminated`` is true there too: SB3 adds ``gamma * V(final obs)`` to the
+    reward of an episode that is truncated but not terminated, a value that is never
+    trained here, and PPO learned to write to the budget to collect it. A ``step`` after
+    the end, without ``reset``, raises ``RuntimeError``. ``max_tokens=k`` alone changes the
+    budget; a time limit shorter than it would cut responses before they are scored (the
+    native vector env refuses one).
 
     ## Info
 

@@ -33,7 +33,8 @@ class SafetyRLHFTextVectorEnv(VectorEnv):
     single env and its ``TimeLimit`` report it).
 
     :param num_envs: number of sub-environments.
-    :param max_episode_steps: the time limit, which must equal ``max_tokens`` (``None``:
+    :param max_episode_steps: the time limit, at least ``max_tokens`` (a longer one never
+        acts: the budget ends every response first; ``None``:
         ``max_tokens``); ``gym.make_vec`` passes the registered 48.
     :param autoreset_mode: ``"next_step"`` (default, Gymnasium's) or ``"same_step"``
         (SB3's convention, used by :mod:`safety_rlhf.agents.native_vec_env`).
@@ -79,10 +80,10 @@ class SafetyRLHFTextVectorEnv(VectorEnv):
         if render_mode is not None:
             raise ValueError(f"{type(self).__name__} does not render (render_mode must be None)")
         max_tokens = kwargs.get("max_tokens", DEFAULT_MAX_TOKENS)
-        if max_episode_steps is not None and max_episode_steps != max_tokens:
+        if max_episode_steps is not None and max_episode_steps < max_tokens:
             raise ValueError(
-                f"max_episode_steps={max_episode_steps} differs from max_tokens={max_tokens}: "
-                "the response budget must be the time limit; pass both with the same value"
+                f"max_episode_steps={max_episode_steps} is below max_tokens={max_tokens}: "
+                "a shorter time limit would cut responses before they are scored"
             )
         self.metadata = {**self.metadata, "autoreset_mode": mode}
         self.autoreset_mode = mode
