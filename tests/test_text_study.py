@@ -124,6 +124,10 @@ def test_fits_recover_known_parameters() -> None:
     assert rl.d_peak == pytest.approx(math.exp(0.5 / 0.2 - 1))
     assert "beyond the measured" in assess(rl)  # exp(1.5) = 4.5 > 3
     assert "inside the measured range" in assess(bon)
+    shifted = fit_form("rl", d[5:], 0.3 + d[5:] * (0.5 - 0.2 * np.log(d[5:])), intercept=True)
+    assert (shifted.alpha, shifted.beta, shifted.intercept) == pytest.approx((0.5, 0.2, 0.3))
+    assert shifted.d_peak == pytest.approx(rl.d_peak) and shifted.r2 == pytest.approx(1.0)
+    assert shifted.r_peak == pytest.approx(0.3 + rl.r_peak)
 
 
 def test_fits_with_noise_and_a_curve_without_peak() -> None:
@@ -136,7 +140,7 @@ def test_fits_with_noise_and_a_curve_without_peak() -> None:
     assert rising.beta < 0 and math.isnan(rising.d_peak)
     assert "no peak" in assess(rising)
     np.testing.assert_allclose(predict("rl", 0.5, 0.2, np.array([0.0, 1.0])), [0.0, 0.5])
-    with pytest.raises(ValueError, match="two points"):
+    with pytest.raises(ValueError, match="at least 2 points"):
         fit_form("rl", np.array([0.0, 1.0]), np.array([0.0, 1.0]))
 
 
@@ -165,6 +169,8 @@ def test_kl_targets_lie_where_best_of_n_and_a_ppo_curve_overlap() -> None:
 def test_snapshot_steps_double_up_to_the_end() -> None:
     assert snapshot_steps(65_536, 8) == [0, 1024, 2048, 4096, 8192, 16384, 32768, 65536]
     assert snapshot_steps(256, 3) == [0, 128, 256]
+    assert snapshot_steps(4096, 14)[:4] == [0, 64, 91, 128]  # sqrt(2) apart
+    assert snapshot_steps(10, 2) == [0, 10]
     with pytest.raises(ValueError):
         snapshot_steps(100, 1)
 

@@ -48,6 +48,7 @@ class Fit:
     :param d_min: smallest fitted ``d``.
     :param d_max: largest fitted ``d``.
     :param points: number of fitted points.
+    :param intercept: the fitted constant ``c`` (0.0 unless fitted with ``intercept``).
     """
 
     form: str
@@ -59,6 +60,7 @@ class Fit:
     d_min: float
     d_max: float
     points: int
+    intercept: float = 0.0
 
 
 def _design(form: str, d: np.ndarray) -> np.ndarray:
@@ -69,42 +71,51 @@ def _design(form: str, d: np.ndarray) -> np.ndarray:
     raise ValueError(f"unknown form {form!r}; expected one of {FORMS}")
 
 
-def predict(form: str, alpha: float, beta: float, d: np.ndarray) -> np.ndarray:
-    """``R(d)`` of ``form`` with the given parameters (0 at ``d = 0``)."""
+def predict(
+    form: str, alpha: float, beta: float, d: np.ndarray, intercept: float = 0.0
+) -> np.ndarray:
+    """``c + R(d)`` of ``form`` with the given parameters (``R(0) = 0``)."""
     d = np.asarray(d, dtype=np.float64)
     safe = np.where(d > 0, d, 1.0)
-    return np.where(d > 0, _design(form, safe) @ np.array([alpha, beta]), 0.0)
+    return intercept + np.where(d > 0, _design(form, safe) @ np.array([alpha, beta]), 0.0)
 
 
-def fit_form(form: str, d: np.ndarray, r: np.ndarray) -> Fit:
+def fit_form(form: str, d: np.ndarray, r: np.ndarray, intercept: bool = False) -> Fit:
     """Least-squares ``alpha, beta`` of ``form`` to the points ``(d, r)`` with ``d > 0``.
 
-    :raises ValueError: with fewer than two such points.
+    :param intercept: also fit a constant ``c`` (``c + R(d)``): for a curve that does not
+        start at ``pi_ref`` (PPO starts from an imperfect imitation of it). The peak of
+        ``c + R`` is the peak of ``R``; ``r_peak`` is ``c + R(d*)``.
+    :raises ValueError: with fewer than two such points (three with ``intercept``).
     """
     d = np.asarray(d, dtype=np.float64)
     r = np.asarray(r, dtype=np.float64)
     keep = (d > 0) & np.isfinite(d) & np.isfinite(r)
     d, r = d[keep], r[keep]
-    if len(d) < 2:
-        raise ValueError(f"fitting {form!r} needs at least two points with d > 0, got {len(d)}")
+    need = 3 if intercept else 2
+    if len(d) < need:
+        raise ValueError(f"fitting {form!r} needs at least {need} points with d > 0, got {len(d)}")
     x = _design(form, d)
-    (alpha, beta), *_ = np.linalg.lstsq(x, r, rcond=None)
-    residual = r - x @ np.array([alpha, beta])
+    if intercept:
+        x = np.concatenate([x, np.ones((len(d), 1))], axis=1)
+    coef, *_ = np.linalg.lstsq(x, r, rcond=None)
+    alpha, beta = float(coef[0]), float(coef[1])
+    c = float(coef[2]) if intercept else 0.0
+    residual = r - x @ coef
     ss_tot = float(np.sum((r - r.mean()) ** 2))
     r2 = 1.0 - float(np.sum(residual**2)) / ss_tot if ss_tot > 0 else math.nan
     d_peak = math.nan
     if beta > 0:
-        ratio = alpha / (2.0 * beta) if form == "bon" else alpha / beta - 1.0
         if form == "bon":
-            d_peak = float(ratio) if ratio > 0 else math.nan
+            ratio = alpha / (2.0 * beta)
+            d_peak = ratio if ratio > 0 else math.nan
         else:
-            d_peak = math.exp(float(ratio)) if ratio < 700 else math.inf
+            ratio = alpha / beta - 1.0
+            d_peak = math.exp(ratio) if ratio < 700 else math.inf
     r_peak = math.nan
     if math.isfinite(d_peak):
-        r_peak = float(predict(form, float(alpha), float(beta), np.array([d_peak]))[0])
-    return Fit(
-        form, float(alpha), float(beta), r2, d_peak, r_peak, float(d.min()), float(d.max()), len(d)
-    )
+        r_peak = float(predict(form, alpha, beta, np.array([d_peak]), c)[0])
+    return Fit(form, alpha, beta, r2, d_peak, r_peak, float(d.min()), float(d.max()), len(d), c)
 
 
 def assess(fit: Fit) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,11 @@ import numpy as np
 
 from safety_rlhf.data.atomic_files import atomic_write_text
 from safety_rlhf.experiments.text_study.curves import Curve, StudyData, bon_curve, ppo_curve
-from safety_rlhf.experiments.text_study.fits import FORMS, Fit, fit_form, predict
+from safety_rlhf.experiments.text_study.fits import Fit, assess, fit_form, predict
 from safety_rlhf.experiments.text_study.report import (
     check_out,
     command_line,
     curves_csv,
-    fits_table,
     mark_out,
     markdown_table,
     save_figure,
@@ -27,7 +27,7 @@ from safety_rlhf.experiments.text_study.report import (
 )
 from safety_rlhf.experiments.text_study.settings import StudySettings
 
-__all__ = ["COMMAND", "curve_fits", "run_overoptimisation"]
+__all__ = ["COMMAND", "CurveFit", "curve_fits", "fits_table", "run_overoptimisation"]
 
 COMMAND = "text-study overoptimisation"
 PLOT = "overoptimisation.png"
@@ -38,24 +38,61 @@ def _label(c: Curve) -> str:
     return f"{c.name}{size}"
 
 
-def curve_fits(
-    curve: Curve, gold0: float, forms: Sequence[str] = FORMS
-) -> list[tuple[str, Fit, float, float]]:
-    """Fit ``forms`` to ``curve``'s gold reward minus ``gold0`` (``pi_ref``'s, at ``d = 0``).
+@dataclass(frozen=True)
+class CurveFit:
+    """One fit of a form to one curve's gold gain.
 
-    :return: per form ``(label, fit, d of the best point, its gain)``; a form that cannot be
-        fitted (fewer than two points with ``d > 0``) is left out.
+    :param label: the curve.
+    :param variant: ``"form"`` (the method's form through the origin, as Gao et al.),
+        ``"intercept"`` (the same with a free constant) or ``"other form"`` (the other
+        method's form, through the origin).
+    :param fit: the fit.
+    :param d_best: ``d`` of the curve's best measured point.
+    :param gain_best: its gold gain.
     """
+
+    label: str
+    variant: str
+    fit: Fit
+    d_best: float
+    gain_best: float
+
+
+def curve_fits(curve: Curve, gold0: float, variant: str = "form") -> CurveFit | None:
+    """Fit a form to ``curve``'s gold reward minus ``gold0`` (``pi_ref``'s, at ``d = 0``):
+    best-of-n's form to best-of-n and the RL form to PPO (``variant="form"`` or
+    ``"intercept"``), or the other one (``"other form"``); ``None`` if too few points."""
+    own = "bon" if curve.method == "bon" else "rl"
+    form = ("rl" if own == "bon" else "bon") if variant == "other form" else own
     d = curve.column("d")
     gain = curve.column("gold_reward") - gold0
     best = int(np.argmax(gain))
-    out = []
-    for form in forms:
-        try:
-            out.append((_label(curve), fit_form(form, d, gain), float(d[best]), float(gain[best])))
-        except ValueError:
-            continue
-    return out
+    try:
+        fit = fit_form(form, d, gain, intercept=variant == "intercept")
+    except ValueError:
+        return None
+    return CurveFit(_label(curve), variant, fit, float(d[best]), float(gain[best]))
+
+
+def _fits(curves: Sequence[Curve], gold0: float, variant: str) -> list[CurveFit]:
+    found = (curve_fits(c, gold0, variant) for c in curves)
+    return [f for f in found if f is not None]
+
+
+def fits_table(fits: Sequence[CurveFit]) -> str:
+    """The fits as a Markdown table, with a verdict per row."""
+    with_c = any(f.variant == "intercept" for f in fits)
+    rows = []
+    for cf in fits:
+        f = cf.fit
+        r2: Any = f.r2 if not f.r2 < -10 else "< -10"
+        row = [cf.label, f.form, f.alpha, f.beta, *([f.intercept] if with_c else []), r2,
+               f.d_peak, f.r_peak, cf.d_best, cf.gain_best, f"{f.d_min:.2f}-{f.d_max:.2f}",
+               assess(f)]  # fmt: skip
+        rows.append(row)
+    header = ["curve", "form", "alpha", "beta", *(["c"] if with_c else []), "R^2", "d* (fit)",
+              "gain at d*", "d of best point", "best gain", "d range", "verdict"]  # fmt: skip
+    return markdown_table(header, rows)
 
 
 def run_overoptimisation(
@@ -90,39 +127,27 @@ def run_overoptimisation(
     for pairs, spec in sorted((rm_sizes or {}).items()):
         sized.append(bon_curve(data, spec, rm_pairs=pairs))
         sized.append(ppo_curve(data, 0.0, 0, spec, rm_pairs=pairs))
-    fits: list[tuple[str, Fit, float, float]] = []
-    for c in curves + sized:
-        primary = "bon" if c.method == "bon" else "rl"
-        fits += curve_fits(c, ref["gold_reward"], (primary,))
-    swapped = []
-    for c in curves:
-        swapped += curve_fits(c, ref["gold_reward"], ("rl",) if c.method == "bon" else ("bon",))
+    gold0 = ref["gold_reward"]
+    fits = _fits(curves + sized, gold0, "form")
+    ppo = [c for c in curves + sized if c.method == "ppo"]
+    extra = _fits(ppo, gold0, "intercept") + _fits(curves, gold0, "other form")
     seconds = time.perf_counter() - start
     atomic_write_text(out / "results.csv", curves_csv(curves + sized))
-    atomic_write_text(out / "fits.csv", _fits_csv(fits + swapped))
+    atomic_write_text(out / "fits.csv", _fits_csv(fits + extra))
     _plot(out / PLOT, curves, sized, ref["gold_reward"], fits)
-    md = _markdown(settings, data, ref, curves, sized, fits, swapped, seconds, command_line(argv))
+    md = _markdown(settings, data, ref, curves, sized, fits, extra, seconds, command_line(argv))
     atomic_write_text(out / "results.md", md)
     log(f"results: {out}/results.md, results.csv, fits.csv, {PLOT} ({seconds:.0f} s)")
     return {"curves": curves + sized, "fits": fits, "reference": ref, "seconds": seconds}
 
 
-def _fits_csv(fits: Sequence[tuple[str, Fit, float, float]]) -> str:
-    lines = ["curve,form,alpha,beta,r2,d_peak,gain_at_peak,d_min,d_max,points,d_best,best_gain"]
-    for label, f, d_best, gain in fits:
-        values = [f.alpha, f.beta, f.r2, f.d_peak, f.r_peak, f.d_min, f.d_max]
-        lines.append(
-            ",".join(
-                [
-                    label,
-                    f.form,
-                    *(f"{v:.6g}" for v in values),
-                    str(f.points),
-                    f"{d_best:.6g}",
-                    f"{gain:.6g}",
-                ]
-            )
-        )
+def _fits_csv(fits: Sequence[CurveFit]) -> str:
+    keys = ["alpha", "beta", "intercept", "r2", "d_peak", "r_peak", "d_min", "d_max"]
+    lines = [",".join(["curve", "variant", "form", *keys, "points", "d_best", "gain_best"])]
+    for cf in fits:
+        values = [f"{getattr(cf.fit, k):.6g}" for k in keys]
+        lines.append(",".join([cf.label, cf.variant, cf.fit.form, *values, str(cf.fit.points),
+                               f"{cf.d_best:.6g}", f"{cf.gain_best:.6g}"]))  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -160,25 +185,22 @@ def _ppo_rows(c: Curve) -> list[list[Any]]:
     ]
 
 
-def _size_rows(
-    sized: Sequence[Curve], fits: Sequence[tuple[str, Fit, float, float]], gold0: float
-) -> list[list[Any]]:
-    by_label = {label: (f, d, g) for label, f, d, g in fits}
+def _size_rows(curves: Sequence[Curve], fits: Sequence[CurveFit], gold0: float) -> list[list[Any]]:
+    """Per reward model (fewest pairs first, the study's own proxy last as "all") and
+    method: the fitted and the measured gold peak."""
+    by_label = {f.label: f for f in fits if f.variant == "form"}
+    order = sorted(curves, key=lambda c: (c.rm_pairs is None, c.rm_pairs or 0, c.method))
     rows = []
-    for c in sized:
-        f, d_best, gain = by_label.get(_label(c), (None, math.nan, math.nan))
-        rows.append(
-            [
-                f"{c.rm_pairs:,}",
-                "best-of-n" if c.method == "bon" else "PPO kl_coef 0",
-                math.nan if f is None else f.d_peak,
-                d_best,
-                gain + gold0,
-                gain,
-                c.points[-1]["d"],
-                c.points[-1]["gold_reward"],
-            ]
-        )
+    for c in order:
+        cf = by_label.get(_label(c))
+        pairs = "all" if c.rm_pairs is None else f"{c.rm_pairs:,}"
+        rows.append([
+            pairs, "best-of-n" if c.method == "bon" else "PPO kl_coef 0",
+            math.nan if cf is None else cf.fit.d_peak,
+            math.nan if cf is None else cf.d_best,
+            math.nan if cf is None else cf.gain_best + gold0,
+            c.points[-1]["d"], c.points[-1]["gold_reward"],
+        ])  # fmt: skip
     return rows
 
 
@@ -188,8 +210,8 @@ def _markdown(
     ref: Mapping[str, float],
     curves: Sequence[Curve],
     sized: Sequence[Curve],
-    fits: Sequence[tuple[str, Fit, float, float]],
-    swapped: Sequence[tuple[str, Fit, float, float]],
+    fits: Sequence[CurveFit],
+    extra: Sequence[CurveFit],
     seconds: float,
     command: str,
 ) -> str:
@@ -209,8 +231,9 @@ def _markdown(
         "random), KL measured against it, next to the bound `log n - (n-1)/n`.",
         f"- **PPO**: the text env's PPO defaults from the policy fitted to `pi_ref`, "
         f"{s.timesteps:,} steps, seed 0, one run per `kl_coef`; {s.snapshots} snapshots "
-        f"(step 0 = the fitted start, then doubling steps), each answering every prompt "
-        f"{s.eval_samples} times by sampling; KL is the exact sequence KL of those responses.",
+        "(step 0 = the fitted start, then geometrically spaced steps), each answering every "
+        f"prompt {s.eval_samples} times by sampling; KL is the exact sequence KL of those "
+        "responses.",
         f"- **pi_ref itself** (d = 0): gold reward {ref['gold_reward']:.3f}, gold success "
         f"{ref['gold_success']:.3f}, degenerate {ref['degenerate']:.3f}; the gains below are "
         "gold reward minus this.",
@@ -225,9 +248,16 @@ def _markdown(
         "",
         fits_table(fits),
         "",
-        "The other form on the same curves (which shape describes which method):",
+        "PPO does not start at `pi_ref` but at the policy fitted to it, some nats away (its "
+        "step-0 KL), so its curve has no points near d = 0 and the forms above are pinned "
+        "to the origin far from its data. The same form with a free constant, "
+        "`c + d (alpha - beta log d)` (same peak formula):",
         "",
-        fits_table(swapped),
+        fits_table([f for f in extra if f.variant == "intercept"]),
+        "",
+        "Each method's curve under the other method's form (through the origin):",
+        "",
+        fits_table([f for f in extra if f.variant == "other form"]),
         "",
     ]
     if sized:
@@ -245,11 +275,14 @@ def _markdown(
                     "d* (fit)",
                     "d of best point",
                     "best gold",
-                    "best gain",
                     "final d",
                     "final gold",
                 ],
-                _size_rows(sized, fits, ref["gold_reward"]),
+                _size_rows(
+                    [*sized, *(c for c in curves if c.method == "bon" or c.kl_coef == 0)],
+                    fits,
+                    ref["gold_reward"],
+                ),
             ),
             "",
         ]
@@ -295,14 +328,14 @@ def _plot(
     curves: Sequence[Curve],
     sized: Sequence[Curve],
     gold0: float,
-    fits: Sequence[tuple[str, Fit, float, float]],
+    fits: Sequence[CurveFit],
 ) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fit_of = {label: f for label, f, _, _ in fits}
+    fit_of = {f.label: f.fit for f in fits if f.variant == "form"}
     panels = 4 if sized else 3
     fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 4.2))
     colors = plt.get_cmap("tab10")

@@ -66,12 +66,16 @@ RECORD_KEYS: tuple[str, ...] = (
 
 
 def snapshot_steps(timesteps: int, count: int) -> list[int]:
-    """``count`` target steps from 0 to ``timesteps``, doubling: ``0, T / 2^(count-2), ...,
-    T / 2, T`` (a run's KL grows fastest early on)."""
+    """``count`` target steps from 0 to ``timesteps``: 0, then ``count - 1`` steps spaced
+    geometrically from ``T / 2^k`` to ``T`` with ``k = min(6, count - 2)`` (a run's KL grows
+    fastest early on): 8 snapshots double, 14 grow by ``sqrt(2)``."""
     if count < 2:
         raise ValueError("need at least 2 snapshots (the start and the end)")
-    steps = [0] + [round(timesteps / 2**j) for j in range(count - 2, -1, -1)]
-    return sorted(set(steps))
+    if count == 2:
+        return [0, int(timesteps)]
+    k = min(6, count - 2)
+    exponents = np.linspace(-k, 0, count - 1)
+    return sorted({0, *(round(timesteps * 2.0**e) for e in exponents)})
 
 
 class SnapshotCallback(BaseCallback):
@@ -126,6 +130,8 @@ class RunSpec:
     :param reward_model: reward-model spec (``None``: the env's default).
     :param timesteps: training steps.
     :param snapshots: number of snapshots (:func:`snapshot_steps`).
+    :param imitate_reference: responses the start is fitted to ``pi_ref`` on (``None``: the
+        default of ``safety-rlhf train``).
     :param hyperparams: overrides of the PPO YAML (``--quick`` uses tiny ones).
     :param env_kwargs: ``gym.make`` keyword arguments (``--quick``: a small prompt file).
     """
@@ -136,6 +142,7 @@ class RunSpec:
     reward_model: str | None
     timesteps: int
     snapshots: int = 8
+    imitate_reference: int | None = None
     hyperparams: dict[str, Any] = field(default_factory=dict)
     env_kwargs: dict[str, Any] = field(default_factory=dict)
 
@@ -178,6 +185,7 @@ def ensure_run(spec: RunSpec, runs: Path, log: Any = print) -> Path:
         timesteps=spec.timesteps,
         seed=spec.seed,
         kl_coef=spec.kl_coef,
+        imitate_reference=spec.imitate_reference,
         log_dir=str(folder),
         progress_bar=False,
         eval_freq=0,
@@ -211,6 +219,8 @@ def _train_argv(cfg: TrainConfig) -> list[str]:
     ]
     if cfg.reward_model is not None:
         argv += ["--reward-model", cfg.reward_model]
+    if cfg.imitate_reference is not None:
+        argv += ["--imitate-reference", str(cfg.imitate_reference)]
     if cfg.env_kwargs:
         argv += ["--env-kwargs", *(f"{k}:{v}" for k, v in cfg.env_kwargs.items())]
     if cfg.hyperparams:

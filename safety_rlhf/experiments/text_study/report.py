@@ -19,13 +19,11 @@ from typing import Any
 from safety_rlhf.data.atomic_files import atomic_write_bytes, atomic_write_text
 from safety_rlhf.data.output_paths import MARKER, check_output_dir
 from safety_rlhf.experiments.text_study.curves import Curve
-from safety_rlhf.experiments.text_study.fits import Fit, assess
 
 __all__ = [
     "check_out",
     "command_line",
     "curves_csv",
-    "fits_table",
     "fmt",
     "mark_out",
     "markdown_table",
@@ -120,40 +118,6 @@ def curves_csv(curves: Sequence[Curve], extra: Sequence[str] = ()) -> str:
             row.update({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in p.items()})
             writer.writerow(row)
     return buf.getvalue()
-
-
-def fits_table(fits: Sequence[tuple[str, Fit, float, float]]) -> str:
-    """Rows ``(curve label, fit, observed peak d, observed peak gold gain)``."""
-    rows = [
-        [
-            label,
-            f.form,
-            f.alpha,
-            f.beta,
-            f.r2,
-            f.d_peak,
-            f.r_peak,
-            d_obs,
-            r_obs,
-            f"{f.d_min:.2f}-{f.d_max:.2f}",
-            assess(f),
-        ]
-        for label, f, d_obs, r_obs in fits
-    ]
-    header = [
-        "curve",
-        "form",
-        "alpha",
-        "beta",
-        "R^2",
-        "d* (fit)",
-        "gain at d*",
-        "d of best point",
-        "best gain",
-        "d range",
-        "verdict",
-    ]
-    return markdown_table(header, rows)
 
 
 def save_figure(fig: Any, path: Path) -> Path:

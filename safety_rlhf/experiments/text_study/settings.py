@@ -43,12 +43,14 @@ class StudySettings:
     :param ns: the ``n`` of best-of-n.
     :param reward_model: the proxy (reward-model spec) of the main curves.
     :param timesteps: PPO training steps per run.
-    :param snapshots: policy snapshots per run (doubling steps from 0 to the end).
+    :param snapshots: policy snapshots per run (step 0, then geometric steps to the end).
     :param eval_samples: sampled responses per prompt and snapshot.
     :param kl_coefs: ``--kl-coef`` of the over-optimisation runs (seed 0).
     :param sample_kl_coefs: ``--kl-coef`` of the ``samples`` study's runs.
     :param seeds: seeds of the ``samples`` study.
     :param rm_sizes: preference pairs of the reward models of the size study (empty: none).
+    :param imitate_reference: responses every run's start is fitted to ``pi_ref`` on
+        (``None``: ``safety-rlhf train``'s default).
     :param hyperparams: PPO YAML overrides of every run.
     :param env_kwargs: env arguments of every run.
     :param quick: the tiny version (``--quick``).
@@ -61,12 +63,13 @@ class StudySettings:
     ns: tuple[int, ...] = tuple(2**k for k in range(10))
     reward_model: str = STUDY_REWARD_MODEL
     timesteps: int = 65_536
-    snapshots: int = 8
-    eval_samples: int = 8
+    snapshots: int = 14
+    eval_samples: int = 16
     kl_coefs: tuple[float, ...] = (0.0, 0.01, 0.05, 0.2)
     sample_kl_coefs: tuple[float, ...] = (0.0, 0.05)
     seeds: tuple[int, ...] = (0, 1, 2)
     rm_sizes: tuple[int, ...] = ()
+    imitate_reference: int | None = None
     hyperparams: dict[str, Any] = field(default_factory=dict)
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     quick: bool = False
@@ -116,7 +119,8 @@ def quick_settings(runs: Path, reward_model: str | None = None) -> StudySettings
         eval_samples=1,
         kl_coefs=(0.0, 0.05),
         seeds=(0, 1),
-        hyperparams={"n_envs": 2, "n_steps": 32, "batch_size": 32, "imitate_reference": 16},
+        imitate_reference=16,
+        hyperparams={"n_envs": 2, "n_steps": 32, "batch_size": 32},
         env_kwargs={"prompts": str(path)},
         quick=True,
     )
@@ -143,6 +147,7 @@ def run_spec(settings: StudySettings, kl_coef: float, seed: int, reward_model: s
         reward_model=reward_model,
         timesteps=settings.timesteps,
         snapshots=settings.snapshots,
+        imitate_reference=settings.imitate_reference,
         hyperparams=dict(settings.hyperparams),
         env_kwargs=dict(settings.env_kwargs),
     )
