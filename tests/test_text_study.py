@@ -152,18 +152,21 @@ def _curve(kl: list[float], gold: list[float], method: str = "ppo") -> Curve:
     return Curve("c", method, "rm", points)
 
 
-def test_interpolation_uses_the_first_bracketing_segment() -> None:
+def test_interpolation_reads_the_last_bracketing_segment() -> None:
     c = _curve([2.0, 4.0, 3.0], [0.5, 0.7, 0.1])
-    assert interpolate(c, "gold_success", 3.0) == pytest.approx(0.6)  # first segment, not 0.1
-    assert interpolate(c, "gold_success", 2.0) == pytest.approx(0.5)
+    assert interpolate(c, "gold_success", 3.5) == pytest.approx(0.4)  # 4 -> 3, not 2 -> 4
+    assert interpolate(c, "gold_success", 2.5) == pytest.approx(0.55)  # only 2 -> 4
     assert math.isnan(interpolate(c, "gold_success", 1.0))
     assert math.isnan(interpolate(c, "gold_success", 5.0))
+    assert interpolate(_curve([0.0], [0.3]), "gold_success", 0.0) == 0.3
 
 
 def test_kl_targets_lie_where_best_of_n_and_a_ppo_curve_overlap() -> None:
     bon = _curve([0.0, 0.5, 1.6, 3.2], [0.5] * 4, "bon")
     ppo = [_curve([2.0, 6.0], [0.6, 0.4]), _curve([9.0, 12.0], [0.1, 0.1])]
-    assert kl_targets(bon, ppo) == [2.0, 2.5, 3.0]
+    assert kl_targets(bon, ppo) == [(2.0, ""), (2.5, ""), (3.0, "")]
+    ppo.append(_curve([4.0, 2.2], [0.6, 0.6]))
+    assert kl_targets(bon, ppo)[1] == (2.2, "c: end of training")
 
 
 def test_snapshot_steps_double_up_to_the_end() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -69,6 +70,7 @@ def _settings(args: argparse.Namespace, runs: Path) -> StudySettings:
 
 @reported(lambda args: f"text-study {args.study}")
 def _run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
     out = Path(args.out)
     runs = Path(args.runs) if args.runs is not None else out / "runs"
     threads = torch.get_num_threads()
@@ -80,11 +82,11 @@ def _run(args: argparse.Namespace) -> int:
             sizes = None
             if not (args.quick or args.no_rm_sizes):
                 sizes = size_reward_models(runs / "reward_models", settings.rm_sizes)
-            run_overoptimisation(out, settings, runs, sizes, argv=argv)
+            run_overoptimisation(out, settings, runs, sizes, argv=argv, started=started)
         elif args.study == "samples":
-            run_samples(out, settings, runs, argv=argv)
+            run_samples(out, settings, runs, argv=argv, started=started)
         else:
-            run_matched_kl(out, settings, runs, argv=argv)
+            run_matched_kl(out, settings, runs, argv=argv, started=started)
     finally:
         torch.set_num_threads(threads)
     return 0

@@ -13,7 +13,11 @@ from typing import Any
 import numpy as np
 
 from safety_rlhf.experiments.text_study.best_of_n import PromptSamples, best_of_n_curve
-from safety_rlhf.experiments.text_study.ppo_curves import ensure_run, evaluate_snapshots
+from safety_rlhf.experiments.text_study.ppo_curves import (
+    ensure_run,
+    evaluate_snapshots,
+    run_seconds,
+)
 from safety_rlhf.experiments.text_study.reference_samples import (
     ReferenceTable,
     sample_reference,
@@ -57,6 +61,8 @@ class Curve:
     :param rm_pairs: preference pairs of the reward model (size study; ``None``: shipped).
     :param run_dir: PPO's run folder.
     :param records: PPO: the evaluation records of each snapshot (in point order).
+    :param status: PPO: ``"trained"``, ``"resumed"`` or ``"reused"`` by this command.
+    :param train_seconds: PPO: wall-clock of the run's ``train`` call.
     """
 
     name: str
@@ -68,6 +74,8 @@ class Curve:
     rm_pairs: int | None = None
     run_dir: Path | None = None
     records: list[list[dict[str, Any]]] = field(default_factory=list)
+    status: str | None = None
+    train_seconds: float | None = None
 
     def column(self, key: str) -> np.ndarray:
         return np.array([float(p[key]) for p in self.points])
@@ -146,7 +154,7 @@ def ppo_curve(
     """The PPO run of ``kl_coef`` / ``seed`` / ``reward_model`` (trained if needed), its
     snapshots evaluated on the study prompts."""
     spec = run_spec(data.settings, kl_coef, seed, reward_model)
-    run_dir = ensure_run(spec, data.runs, log=data.log)
+    run_dir, status = ensure_run(spec, data.runs, log=data.log)
     env = eval_env(data.table.prompts, reward_model)
     rows = evaluate_snapshots(run_dir, env, data.settings.eval_samples, log=data.log)
     points, records = [], []
@@ -159,24 +167,35 @@ def ppo_curve(
         records.append(row["records"])
     name = f"PPO kl_coef {kl_coef:g}"
     return Curve(
-        name, "ppo", reward_model, points, float(kl_coef), int(seed), rm_pairs, run_dir, records
+        name,
+        "ppo",
+        reward_model,
+        points,
+        float(kl_coef),
+        int(seed),
+        rm_pairs,
+        run_dir,
+        records,
+        status,
+        run_seconds(run_dir),
     )
 
 
 def interpolate(curve: Curve, key: str, kl: float) -> float:
-    """``key`` of ``curve`` at ``KL = kl``, linear in KL between the first two consecutive
-    points (in ``n`` / step order) whose KLs bracket it; NaN outside the curve's range."""
+    """``key`` of ``curve`` at ``KL = kl``, linear in KL between the *last* two consecutive
+    points (in ``n`` / step order) whose KLs bracket it, so that a PPO run that passes a KL
+    more than once is read where it has trained longest; NaN outside the curve's range."""
     x = curve.column("kl")
     y = curve.column(key)
-    for i in range(len(x) - 1):
+    if len(x) == 1:
+        return float(y[0]) if math.isclose(x[0], kl, abs_tol=1e-9) else math.nan
+    for i in reversed(range(len(x) - 1)):
         lo, hi = sorted((x[i], x[i + 1]))
         if lo <= kl <= hi:
             if hi == lo:
-                return float(y[i])
+                return float(y[i + 1])
             t = (kl - x[i]) / (x[i + 1] - x[i])
             return float(y[i] + t * (y[i + 1] - y[i]))
-    if len(x) and math.isclose(x[-1], kl, abs_tol=1e-9):
-        return float(y[-1])
     return math.nan
 
 

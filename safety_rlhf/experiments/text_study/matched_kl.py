@@ -36,6 +36,7 @@ from safety_rlhf.experiments.text_study.report import (
     markdown_table,
     save_figure,
     settings_lines,
+    wall_clock_lines,
 )
 from safety_rlhf.experiments.text_study.settings import StudySettings
 
@@ -52,23 +53,33 @@ def _range(c: Curve) -> tuple[float, float]:
     return float(kl.min()), float(kl.max())
 
 
-def kl_targets(bon: Curve, ppo: Sequence[Curve], step: float = KL_STEP) -> list[float]:
-    """Multiples of ``step`` inside the KL range of ``bon`` and of at least one of ``ppo``."""
+def kl_targets(bon: Curve, ppo: Sequence[Curve], step: float = KL_STEP) -> list[tuple[float, str]]:
+    """The KL values compared, each with a note: the multiples of ``step`` inside the KL
+    range of ``bon`` and of at least one of ``ppo``, and the final KL of every ``ppo`` run
+    that ``bon`` reaches (where that run ends), in increasing KL."""
     lo, hi = _range(bon)
     out = []
     for k in range(1, int(hi / step) + 1):
         kl = k * step
         if kl >= lo and any(a <= kl <= b for a, b in map(_range, ppo)):
-            out.append(kl)
-    return out
+            out.append((kl, ""))
+    for c in ppo:
+        end = float(c.points[-1]["kl"])
+        if lo <= end <= hi:
+            out.append((end, f"{c.name}: end of training"))
+    return sorted(out)
 
 
 def matched_rows(
-    curves: Sequence[Curve], targets: Sequence[float], key: str, reference: float
+    curves: Sequence[Curve], targets: Sequence[tuple[float, str]], key: str, reference: float
 ) -> list[list[Any]]:
     """One row per target KL (and KL 0 for ``pi_ref``): ``key`` of every curve there."""
-    rows: list[list[Any]] = [[0.0, reference, *(interpolate(c, key, 0.0) for c in curves)]]
-    rows += [[kl, math.nan, *(interpolate(c, key, kl) for c in curves)] for kl in targets]
+    rows: list[list[Any]] = [
+        [0.0, reference, *(interpolate(c, key, 0.0) for c in curves), "pi_ref"]
+    ]
+    rows += [
+        [kl, math.nan, *(interpolate(c, key, kl) for c in curves), note] for kl, note in targets
+    ]
     return rows
 
 
@@ -78,9 +89,12 @@ def run_matched_kl(
     runs: str | Path | None = None,
     argv: Sequence[str] | None = None,
     log: Any = print,
+    started: float | None = None,
 ) -> dict[str, Any]:
-    """Run the study and write ``results.csv``, ``results.md`` and ``matched_kl.png``."""
-    start = time.perf_counter()
+    """Run the study (arguments as for
+    :func:`~safety_rlhf.experiments.text_study.overoptimisation.run_overoptimisation`) and
+    write ``results.csv``, ``results.md`` and ``matched_kl.png``."""
+    start = time.perf_counter() if started is None else started
     out = check_out(out, COMMAND)
     runs_dir = Path(runs) if runs is not None else out / "runs"
     mark_out(out, COMMAND)
@@ -119,7 +133,7 @@ def _markdown(
     data: StudyData,
     ref: dict[str, float],
     curves: Sequence[Curve],
-    targets: Sequence[float],
+    targets: Sequence[tuple[float, str]],
     seconds: float,
     command: str,
 ) -> str:
@@ -133,23 +147,25 @@ def _markdown(
         "samples per prompt); best-of-n is computed exactly from those samples; PPO "
         f"({s.timesteps:,} steps, seed 0) is read at its snapshots ({s.eval_samples} sampled "
         "responses per prompt each). Each curve is interpolated linearly in KL between the "
-        "two consecutive points (in n / training order) that first bracket the KL; `—`: "
-        "the curve does not reach that KL (PPO starts at the KL of the policy fitted to "
-        "`pi_ref`, not at 0).",
+        "two consecutive points (in n / training order) that last bracket the KL (a PPO run "
+        "that passes a KL twice is read where it trained longest); `—`: the curve does not "
+        "reach that KL (PPO starts at the KL of the policy fitted to `pi_ref`, not at 0). "
+        "The rows are multiples of 0.5 nats that best-of-n and a penalised PPO run both "
+        "reach, and the KL at which each PPO run ends.",
         "",
         f"![gold success against KL]({PLOT})",
         "",
         "## Gold success at matched KL",
         "",
         markdown_table(
-            ["KL (nats)", "pi_ref", *names],
+            ["KL (nats)", "pi_ref", *names, "note"],
             matched_rows(curves, targets, "gold_success", ref["gold_success"]),
         ),
         "",
         "## Gold reward at matched KL",
         "",
         markdown_table(
-            ["KL (nats)", "pi_ref", *names],
+            ["KL (nats)", "pi_ref", *names, "note"],
             matched_rows(curves, targets, "gold_reward", ref["gold_reward"]),
         ),
         "",
@@ -164,19 +180,16 @@ def _markdown(
         "",
         *settings_lines(s.describe()),
         "",
-        f"Wall-clock of this invocation: {seconds:.0f} s (runs and caches found in the runs "
-        "folder are reused).",
-        "",
-        "```bash",
-        command,
-        "```",
-        "",
+        *wall_clock_lines(seconds, curves, command),
     ]
     return "\n".join(lines)
 
 
 def _plot(
-    path: Path, curves: Sequence[Curve], ref: dict[str, float], targets: Sequence[float]
+    path: Path,
+    curves: Sequence[Curve],
+    ref: dict[str, float],
+    targets: Sequence[tuple[float, str]],
 ) -> None:
     import matplotlib
 
@@ -193,9 +206,8 @@ def _plot(
         for i, c in enumerate(curves):
             style = "o-" if c.method == "bon" else "s-"
             ax.plot(c.column("kl"), c.column(key), style, ms=3, color=colors(i), label=c.name)
-        for kl in targets:
+        for kl, _ in targets:
             ax.axvline(kl, color="grey", lw=0.5, alpha=0.5)
-        ax.set_xscale("symlog", linthresh=1.0)
         ax.set_xlabel("KL(pi || pi_ref), nats")
         ax.set_title(title)
         ax.grid(alpha=0.3)

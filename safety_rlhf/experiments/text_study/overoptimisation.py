@@ -24,6 +24,7 @@ from safety_rlhf.experiments.text_study.report import (
     markdown_table,
     save_figure,
     settings_lines,
+    wall_clock_lines,
 )
 from safety_rlhf.experiments.text_study.settings import StudySettings
 
@@ -102,6 +103,7 @@ def run_overoptimisation(
     rm_sizes: Mapping[int, str] | None = None,
     argv: Sequence[str] | None = None,
     log: Any = print,
+    started: float | None = None,
 ) -> dict[str, Any]:
     """Run the study and write ``results.csv``, ``fits.csv``, ``results.md`` and
     ``overoptimisation.png`` into ``out``.
@@ -112,9 +114,10 @@ def run_overoptimisation(
     :param rm_sizes: preference pairs -> reward-model spec of the size study (``None`` /
         empty: no size study).
     :param argv: the command line, for results.md.
+    :param started: ``time.perf_counter()`` when the command started (default: now).
     :return: ``{"curves", "fits", "reference", "seconds"}``.
     """
-    start = time.perf_counter()
+    start = time.perf_counter() if started is None else started
     out = check_out(out, COMMAND)
     runs_dir = Path(runs) if runs is not None else out / "runs"
     mark_out(out, COMMAND)
@@ -312,13 +315,7 @@ def _markdown(
         "",
         *settings_lines(s.describe()),
         "",
-        f"Wall-clock of this invocation: {seconds:.0f} s (runs and caches found in the runs "
-        "folder are reused, not redone).",
-        "",
-        "```bash",
-        command,
-        "```",
-        "",
+        *wall_clock_lines(seconds, [*curves, *sized], command),
     ]
     return "\n".join(lines)
 

@@ -40,6 +40,7 @@ __all__ = [
     "SnapshotCallback",
     "ensure_run",
     "evaluate_snapshots",
+    "run_seconds",
     "snapshot_steps",
     "summarise_records",
 ]
@@ -154,9 +155,10 @@ def _runs_of(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
 
 
-def ensure_run(spec: RunSpec, runs: Path, log: Any = print) -> Path:
-    """The run folder of ``spec`` under ``runs/<tag>/``: a finished one is reused, an
-    interrupted one resumed from its last checkpoint, else a new run is trained.
+def ensure_run(spec: RunSpec, runs: Path, log: Any = print) -> tuple[Path, str]:
+    """The run folder of ``spec`` under ``runs/<tag>/`` and what was done: a finished one
+    is ``"reused"``, an interrupted one ``"resumed"`` from its last checkpoint, else a new
+    run is ``"trained"``.
 
     :raises ValueError: if ``runs/<tag>/`` holds runs of other settings.
     """
@@ -169,13 +171,13 @@ def ensure_run(spec: RunSpec, runs: Path, log: Any = print) -> Path:
     for run_dir in _runs_of(folder):
         if (run_dir / "metrics.json").is_file() and (run_dir / "model.zip").is_file():
             log(f"reuse {run_dir}")
-            return run_dir
+            return run_dir, "reused"
     for run_dir in _runs_of(folder):
         if (run_dir / "checkpoint" / "state.json").is_file():
             log(f"resume {run_dir}")
             snap = SnapshotCallback(targets, run_dir / SNAPSHOTS)
             resumed = TrainConfig(resume=str(run_dir), progress_bar=False)
-            return train(resumed, callbacks=[snap]).run_dir
+            return train(resumed, callbacks=[snap]).run_dir, "resumed"
     folder.mkdir(parents=True, exist_ok=True)
     write_json(marker, wanted)
     cfg = TrainConfig(
@@ -194,7 +196,18 @@ def ensure_run(spec: RunSpec, runs: Path, log: Any = print) -> Path:
         hyperparams=dict(spec.hyperparams),
     )
     log(f"train {spec.tag}: kl_coef {spec.kl_coef:g}, seed {spec.seed}, {spec.timesteps:,} steps")
-    return train(cfg, argv=_train_argv(cfg), callbacks=[SnapshotCallback(targets)]).run_dir
+    result = train(cfg, argv=_train_argv(cfg), callbacks=[SnapshotCallback(targets)])
+    return result.run_dir, "trained"
+
+
+def run_seconds(run_dir: Path) -> float | None:
+    """Wall-clock of the whole ``train`` call of a finished run (its ``metrics.json``:
+    fitting to ``pi_ref``, PPO, the final evaluations; not the snapshot evaluations)."""
+    try:
+        value = json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8"))["seconds"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _train_argv(cfg: TrainConfig) -> list[str]:

@@ -27,7 +27,9 @@ __all__ = [
     "fmt",
     "mark_out",
     "markdown_table",
+    "runs_table",
     "save_figure",
+    "wall_clock_lines",
 ]
 
 #: What a study's output folder may hold (so a rerun may rewrite it).
@@ -132,3 +134,27 @@ def save_figure(fig: Any, path: Path) -> Path:
 
 def settings_lines(settings: Mapping[str, Any]) -> list[str]:
     return [f"- `{k}`: {json.dumps(v)}" for k, v in settings.items()]
+
+
+def runs_table(curves: Sequence[Curve]) -> str:
+    """The PPO runs a study read: folder, what this command did with it, its train time."""
+    rows = [
+        [f"`{c.run_dir}`", c.status or "—", c.train_seconds] for c in curves if c.method == "ppo"
+    ]
+    return markdown_table(["run", "this command", "train s"], rows, digits=0)
+
+
+def wall_clock_lines(seconds: float, curves: Sequence[Curve], command: str) -> list[str]:
+    """The "how it was made" lines: wall-clock, the runs, the command."""
+    return [
+        f"Wall-clock of this invocation: {seconds:.0f} s. Runs and caches already in the runs "
+        "folder are reused, not redone; each run's own train time (fitting to `pi_ref`, PPO, "
+        "the final evaluations of `safety-rlhf train`) is below.",
+        "",
+        runs_table(curves),
+        "",
+        "```bash",
+        command,
+        "```",
+        "",
+    ]

@@ -31,6 +31,7 @@ from safety_rlhf.experiments.text_study.report import (
     markdown_table,
     save_figure,
     settings_lines,
+    wall_clock_lines,
 )
 from safety_rlhf.experiments.text_study.settings import StudySettings
 from safety_rlhf.task.tokenizer import (
@@ -191,9 +192,12 @@ def run_samples(
     runs: str | Path | None = None,
     argv: Sequence[str] | None = None,
     log: Any = print,
+    started: float | None = None,
 ) -> dict[str, Any]:
-    """Run the study and write ``results.csv``, ``results.md`` and ``samples.png``."""
-    start = time.perf_counter()
+    """Run the study (arguments as for
+    :func:`~safety_rlhf.experiments.text_study.overoptimisation.run_overoptimisation`) and
+    write ``results.csv``, ``results.md`` and ``samples.png``."""
+    start = time.perf_counter() if started is None else started
     out = check_out(out, COMMAND)
     runs_dir = Path(runs) if runs is not None else out / "runs"
     mark_out(out, COMMAND)
@@ -337,13 +341,7 @@ def _markdown(
         "",
         *settings_lines(s.describe()),
         "",
-        f"Wall-clock of this invocation: {seconds:.0f} s (runs found in the runs folder are "
-        "reused).",
-        "",
-        "```bash",
-        command,
-        "```",
-        "",
+        *wall_clock_lines(seconds, curves, command),
     ]
     return "\n".join(lines)
 
