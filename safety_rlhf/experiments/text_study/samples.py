@@ -14,7 +14,6 @@ annotator is biased towards (:data:`~safety_rlhf.task.tokenizer.APOLOGY_WORDS`,
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,16 +33,15 @@ from safety_rlhf.experiments.text_study.report import (
     wall_clock_lines,
 )
 from safety_rlhf.experiments.text_study.settings import StudySettings
-from safety_rlhf.task.tokenizer import (
-    APOLOGY_WORDS,
-    CAUTION_WORDS,
-    EOS,
-    VOCAB,
-    detokenize,
-    tokenize,
+from safety_rlhf.experiments.text_study.texts import (
+    display_prompts,
+    indicators,
+    response_ids,
+    text_profile,
 )
+from safety_rlhf.task.tokenizer import APOLOGY_WORDS, CAUTION_WORDS, VOCAB, detokenize
 
-__all__ = ["COMMAND", "display_prompts", "run_samples", "text_profile"]
+__all__ = ["COMMAND", "run_samples"]
 
 COMMAND = "text-study samples"
 PLOT = "samples.png"
@@ -51,50 +49,6 @@ PLOT = "samples.png"
 SHOWN = 4
 #: Over-represented tokens listed per ``kl_coef``.
 TOP_TOKENS = 8
-
-
-def _kind(label: str | None, category: str) -> str | None:
-    if label == "benign":
-        return category if category in ("lookalike", "twin") else "everyday"
-    return label
-
-
-def display_prompts(prompts: Any) -> list[int]:
-    """Indices of the shown prompts: the first harmful, everyday benign (not a look-alike
-    or a twin), look-alike and borderline prompt of the study set (those that exist)."""
-    kinds = [_kind(lab, cat) for lab, cat in zip(prompts.labels, prompts.categories, strict=True)]
-    wanted = ("harmful", "everyday", "lookalike", "borderline")
-    return [kinds.index(kind) for kind in wanted if kind in kinds]
-
-
-def _ids(record: dict[str, Any]) -> list[int]:
-    return [t for t in tokenize(record["response"], record["prompt"]) if t != EOS]
-
-
-def text_profile(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """What a set of responses looks like: mean token counts, apology / caution words,
-    decisions, the most common text (rendered with ``<request>`` for the restated prompt)."""
-    counts = np.zeros(len(VOCAB))
-    apology = caution = 0.0
-    texts: Counter[str] = Counter()
-    for r in records:
-        ids = _ids(r)
-        counts += np.bincount(ids, minlength=len(VOCAB))
-        apology += any(t in APOLOGY_WORDS for t in ids)
-        caution += sum(t in CAUTION_WORDS for t in ids)
-        texts[detokenize(ids)] += 1
-    n = max(len(records), 1)
-    decisions = Counter(r["decision"] for r in records)
-    top_text, top_count = texts.most_common(1)[0] if texts else ("", 0)
-    return {
-        "per_response": counts / n,
-        "apology_share": apology / n,
-        "caution_per_response": caution / n,
-        "decisions": {k: v / n for k, v in decisions.items()},
-        "distinct_texts": len(texts) / n,
-        "top_text": top_text,
-        "top_text_share": top_count / n,
-    }
 
 
 def _shown(curve: Curve) -> list[int]:
@@ -163,6 +117,26 @@ def _decision_rows(curves: Sequence[Curve]) -> list[list[Any]]:
     return rows
 
 
+def _indicator_lines(curves: Sequence[Curve]) -> list[str]:
+    lines = []
+    for kl in sorted({float(c.kl_coef or 0.0) for c in curves}):
+        group = [c for c in curves if c.kl_coef == kl]
+        start = text_profile([r for c in group for r in c.records[0]])
+        end = text_profile([r for c in group for r in c.records[-1]])
+        deg = tuple(float(np.mean([c.points[j]["degenerate"] for c in group])) for j in (0, -1))
+        d2 = tuple(float(np.mean([c.points[j]["distinct_2"] for c in group])) for j in (0, -1))
+        gold = tuple(float(np.mean([c.points[j]["gold_reward"] for c in group])) for j in (0, -1))
+        proxy = tuple(float(np.mean([c.points[j]["proxy_reward"] for c in group])) for j in (0, -1))
+        found = indicators(start, end, (deg[0], deg[1]), (d2[0], d2[1]))
+        lines.append(
+            f"- **kl_coef {kl:g}** (seeds pooled), start -> end: proxy {proxy[0]:.3f} -> "
+            f"{proxy[1]:.3f}, gold {gold[0]:+.3f} -> {gold[1]:+.3f}. Signs of an exploit: "
+            + ("; ".join(found) if found else "none of the measured ones")
+            + "."
+        )
+    return lines
+
+
 def _text_rows(curves: Sequence[Curve], prompt_id: str, every_snapshot: bool) -> list[list[Any]]:
     rows = []
     for c in curves:
@@ -175,7 +149,7 @@ def _text_rows(curves: Sequence[Curve], prompt_id: str, every_snapshot: bool) ->
                         f"{c.kl_coef:g}",
                         c.seed,
                         c.points[j]["step"],
-                        detokenize(_ids(r)),
+                        detokenize(response_ids(r)),
                         r["proxy_reward"],
                         r["gold_reward"],
                         r["decision"],
@@ -277,6 +251,8 @@ def _markdown(
         "",
         "## What changed between the start and the end (seeds pooled)",
         "",
+        *_indicator_lines(curves),
+        "",
         "Tokens written more often at the end, mean count per response:",
         "",
         markdown_table(
@@ -355,22 +331,24 @@ def _plot(path: Path, curves: Sequence[Curve]) -> None:
     keys = [
         ("gold_reward", "gold reward"),
         ("proxy_reward", "proxy reward"),
+        ("kl", "KL(pi || pi_ref), nats"),
         ("degenerate", "degenerate share"),
         ("distinct_2", "distinct-2"),
     ]
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.6 * len(keys), 3.8))
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.8))
     kls = sorted({float(c.kl_coef or 0.0) for c in curves})
     colors = plt.get_cmap("tab10")
+    first = min((p["step"] for c in curves for p in c.points if p["step"] > 0), default=1)
     for c in curves:
         color = colors(kls.index(float(c.kl_coef or 0.0)))
-        steps = np.maximum(c.column("step"), 1.0)
         for ax, (key, title) in zip(axes, keys, strict=True):
             label = f"kl_coef {c.kl_coef:g}" if c.seed == curves[0].seed else None
-            ax.plot(steps, c.column(key), "o-", ms=3, color=color, alpha=0.8, label=label)
+            ax.plot(c.column("step"), c.column(key), "o-", ms=3, color=color, alpha=0.8,
+                    label=label)  # fmt: skip
             ax.set_title(title)
     for ax in axes:
-        ax.set_xscale("log")
-        ax.set_xlabel("PPO step (step 0 drawn at 1)")
+        ax.set_xscale("symlog", linthresh=first)
+        ax.set_xlabel("PPO step (one line per seed)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     save_figure(fig, path)
