@@ -221,3 +221,13 @@ def test_out_must_not_be_a_foreign_folder(
     (tmp_path / "notes.txt").write_text("mine")
     assert main(["text-study", "matched-kl", "--out", str(tmp_path), "--quick"]) == 2
     assert "not an output of" in capsys.readouterr().err
+
+
+def test_a_runs_folder_of_other_settings_is_refused(tmp_path: Path) -> None:
+    from safety_rlhf.experiments.text_study.ppo_curves import RunSpec, ensure_run
+
+    spec = RunSpec("ppo_kl0_seed0_rule", 0.0, 0, "rule", timesteps=256, snapshots=3)
+    (tmp_path / spec.tag).mkdir()
+    (tmp_path / spec.tag / "study-run.json").write_text('{"tag": "ppo_kl0_seed0_rule"}')
+    with pytest.raises(ValueError, match="other settings"):
+        ensure_run(spec, tmp_path)
