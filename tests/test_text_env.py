@@ -79,11 +79,36 @@ def test_budget_truncates_through_the_time_limit_and_scores_the_text() -> None:
     flags = [env.step(word)[2:4] for _ in range(4)]
     assert flags == [(False, False)] * 4
     _, reward, terminated, truncated, info = env.step(word)
-    assert (terminated, truncated) == (False, True)
+    assert (terminated, truncated) == (True, True)  # scored and finished: nothing follows
     assert info["decision"] == "degenerate" and reward == float(np.float32(info["gold_reward"]))
     assert info["length"] == 5
     with pytest.raises(RuntimeError, match="reset"):
         env.unwrapped.step(word)
+
+
+@pytest.mark.parametrize("kind", ["dummy", "native"])
+def test_sb3_does_not_bootstrap_a_value_after_the_budget(kind: str) -> None:
+    """SB3 adds ``gamma * V(final obs)`` to the reward of an episode that is truncated and
+    not terminated; a response ended by the budget has been scored and has no future, so
+    SB3 must not see ``TimeLimit.truncated`` (PPO learned to write to the budget to collect
+    that never-trained value, with any reward model and any KL coefficient)."""
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from safety_rlhf.agents.native_vec_env import make_native_vec_env
+
+    kwargs = {**GOLD, "max_tokens": 3}
+    if kind == "dummy":
+        venv = make_vec_env(ID, n_envs=1, seed=0, env_kwargs={**kwargs, "max_episode_steps": 3})
+    else:
+        venv = make_native_vec_env(
+            ID, n_envs=1, seed=0, env_kwargs={**kwargs, "max_episode_steps": 3}
+        )
+    venv.reset()
+    word = tokenize("really")[0]
+    for _ in range(3):
+        _, _, dones, infos = venv.step(np.array([word]))
+    assert dones[0] and infos[0]["length"] == 3
+    assert not infos[0].get("TimeLimit.truncated", False)
 
 
 def test_vector_env_refuses_a_time_limit_below_the_budget_and_takes_max_tokens_alone() -> None:

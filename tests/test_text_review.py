@@ -209,9 +209,10 @@ def test_vector_env_pickled_mid_episode_continues_identically(mode: str) -> None
 def test_sb3_adapter_on_the_text_vector_env_equals_dummy_vec_env(weird_prompts: Path) -> None:
     """NativeVecEnv over the text vector env returns what make_vec_env's DummyVecEnv of single
     envs returns: observations, float32 rewards, dones, and per worker its info (ended:
-    the end-of-response info, ``terminal_observation``, ``TimeLimit.truncated`` True when
-    the budget ended it; going on: ``log_pi_ref`` only), ``is_success`` None for unlabelled
-    prompts, and the reset infos."""
+    the end-of-response info, ``terminal_observation``, ``TimeLimit.truncated`` False even
+    when the budget ended it: the response is scored and over, nothing to bootstrap; going
+    on: ``log_pi_ref`` only), ``is_success`` None for unlabelled prompts, and the reset
+    infos."""
     from stable_baselines3.common.env_util import make_vec_env
 
     from safety_rlhf.agents.native_vec_env import make_native_vec_env
@@ -239,7 +240,8 @@ def test_sb3_adapter_on_the_text_vector_env_equals_dummy_vec_env(weird_prompts: 
                     a.pop("terminal_observation"), b.pop("terminal_observation")
                 )
                 seen["ended"] += 1
-                seen["budget"] += b["TimeLimit.truncated"]
+                assert not b["TimeLimit.truncated"]
+                seen["budget"] += b["length"] == SHORT["max_tokens"]
                 seen["unlabelled"] += b["is_success"] is None
             else:
                 seen["going on"] += 1
@@ -369,7 +371,7 @@ def test_the_budget_ends_the_episode_with_truncated_set(how: str) -> None:
         env = gym.make(ID, **RULE, max_tokens=3)
     env.reset(seed=0)
     flags = [env.step(5)[2:4] for _ in range(3)]
-    assert flags == [(False, False), (False, False), (False, True)]
+    assert flags == [(False, False), (False, False), (True, True)]
 
 
 @pytest.mark.parametrize("max_tokens", [1, 2, 1024, np.int64(3)])
@@ -380,7 +382,7 @@ def test_extreme_budgets(max_tokens: int) -> None:
     for _ in range(int(max_tokens)):
         obs, _, terminated, truncated, info = env.step(5)
         assert env.observation_space.contains(obs)
-    assert (terminated, truncated) == (False, True) and info["length"] == max_tokens
+    assert (terminated, truncated) == (True, True) and info["length"] == max_tokens
 
 
 @pytest.mark.parametrize("max_tokens", [0, 1025, -1, True, 3.0, "3", None])

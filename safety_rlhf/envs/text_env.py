@@ -116,16 +116,19 @@ class SafetyRLHFTextEnv(gym.Env[np.ndarray, np.int64]):
 
     ## Episode End
 
-    The episode terminates when the policy writes ``<eos>``, and is truncated when the
-    response reaches ``max_tokens`` tokens: the registered ``max_episode_steps``
-    (``max_tokens``, 48 by default) does it, through Gymnasium's ``TimeLimit``; the env
-    itself also reports ``truncated`` at the budget, so a longer time limit (or none, as
-    when the class is used directly) still sees the end: the budget is part of the task
-    (the observation shows the position against it), not a step count faked inside the
-    env. The text is scored at that step either way. A ``step`` after the end, without
-    ``reset``, raises ``RuntimeError``. ``max_tokens=k`` alone changes the budget; a time
-    limit shorter than it would cut responses before they are scored (the native vector
-    env refuses one).
+    The episode terminates when the policy writes ``<eos>``, and when the response
+    reaches ``max_tokens`` tokens, where it is also truncated: the registered
+    ``max_episode_steps`` (``max_tokens``, 48 by default) truncates it through Gymnasium's
+    ``TimeLimit``, and the env itself reports both flags at the budget, so a longer time
+    limit (or none, as when the class is used directly) still sees the end: the budget is
+    part of the task (the observation shows the position against it), not a step count
+    faked inside the env. The text is scored at that step either way, and nothing follows
+    it, so ``terminated`` is true there too: SB3 adds ``gamma * V(final obs)`` to the
+    reward of an episode that is truncated but not terminated, a value that is never
+    trained here, and PPO learned to write to the budget to collect it. A ``step`` after
+    the end, without ``reset``, raises ``RuntimeError``. ``max_tokens=k`` alone changes the
+    budget; a time limit shorter than it would cut responses before they are scored (the
+    native vector env refuses one).
 
     ## Info
 
@@ -244,8 +247,9 @@ class SafetyRLHFTextEnv(gym.Env[np.ndarray, np.int64]):
         self._active = False
         info = {**self._episodes.finish(np.array([0]))[0], "log_pi_ref": float(log_ref[0])}
         self._last = dict(info)  # render() must not see a caller's edits of the info
-        # the budget ended it: truncated, also under a longer (or no) time limit
-        return obs, info["proxy_reward"], a == EOS, a != EOS, info
+        # the response ended and was scored: terminated (nothing to bootstrap); at the
+        # budget also truncated, also under a longer (or no) time limit
+        return obs, info["proxy_reward"], True, a != EOS, info
 
     def action_masks(self) -> np.ndarray:
         """bool ``(V,)``: the tokens allowed at the current state (all without

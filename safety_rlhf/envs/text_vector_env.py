@@ -14,7 +14,7 @@ from safety_rlhf.envs.prompt_stream import BatchPromptStream
 from safety_rlhf.envs.text_env import DEFAULT_MAX_TOKENS, SafetyRLHFTextEnv
 from safety_rlhf.envs.text_episodes import TextEpisodes
 from safety_rlhf.envs.vector_env import parse_autoreset_mode
-from safety_rlhf.task.tokenizer import EOS, VOCAB_SIZE
+from safety_rlhf.task.tokenizer import VOCAB_SIZE
 
 __all__ = ["SafetyRLHFTextVectorEnv"]
 
@@ -29,8 +29,8 @@ class SafetyRLHFTextVectorEnv(VectorEnv):
     token-level state of all episodes lives in one
     :class:`~safety_rlhf.envs.text_episodes.TextEpisodes`, and the reward model is called
     once per step for all the responses that ended in it. Episodes end at ``<eos>``
-    (``terminated``) or at ``max_tokens`` tokens (``truncated``, as the single env's
-    ``TimeLimit`` does).
+    (``terminated``) or at ``max_tokens`` tokens (``terminated`` and ``truncated``, as the
+    single env and its ``TimeLimit`` report it).
 
     :param num_envs: number of sub-environments.
     :param max_episode_steps: the time limit, at least ``max_tokens`` (a longer one never
@@ -207,7 +207,7 @@ class SafetyRLHFTextVectorEnv(VectorEnv):
         info["log_pi_ref"], info["_log_pi_ref"] = log_ref.copy(), stepping.copy()
         done_rows = np.flatnonzero(ended)
         final = self._episodes.finish(done_rows)
-        terminated[done_rows] = a[done_rows] == EOS
+        terminated[done_rows] = True  # scored and finished, at <eos> or at the budget
         truncated[done_rows] = self._episodes.length[done_rows] >= self.max_episode_steps
         obs = self._episodes.observe()
         same_step = self.autoreset_mode is AutoresetMode.SAME_STEP

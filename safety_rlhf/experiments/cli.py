@@ -21,6 +21,7 @@ from safety_rlhf.experiments.evaluate import add_evaluate_parser
 from safety_rlhf.experiments.metrics_table import metrics_table
 from safety_rlhf.experiments.reproduce import add_reproduce_parser
 from safety_rlhf.experiments.reward_model_cli import add_reward_model_parser
+from safety_rlhf.experiments.text_study import add_text_study_parser
 from safety_rlhf.experiments.train import VEC_ENVS, TrainConfig, TrainResult, train
 
 __all__ = ["build_parser", "main", "metrics_table", "train_config_from_args"]
@@ -127,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate_parser(sub)
     add_reproduce_parser(sub)
     add_benchmark_parser(sub)
+    add_text_study_parser(sub)
     return parser
 
 

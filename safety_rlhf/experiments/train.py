@@ -16,6 +16,7 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -189,24 +190,30 @@ def _check_env_kwargs(spec: EnvSpec, env_kwargs: dict[str, Any]) -> None:
         )
 
 
-def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
+def train(
+    cfg: TrainConfig, argv: list[str] | None = None, callbacks: Sequence[BaseCallback] = ()
+) -> TrainResult:
     """Train, save and evaluate one agent; see the module docstring for the outputs.
 
     With ``cfg.resume`` (a run folder), the run's own settings are read back
     (:func:`resume_config`) and training continues from its last checkpoint, in the same
     folder and on the same TensorBoard step axis, up to the run's ``n_timesteps``. Torch
     runs on ``cfg.torch_threads`` threads throughout (fitting, training, evaluation).
+    ``callbacks`` run after the package's own (e.g. SB3's ``CheckpointCallback``, or the
+    text studies' snapshots); they see the policy fitted to ``pi_ref`` at training start.
     """
     check_train_config(cfg)  # torch_threads among them, before it is used
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.torch_threads)
     try:
-        return _train(cfg, argv)
+        return _train(cfg, argv, list(callbacks))
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(cfg: TrainConfig, argv: list[str] | None) -> TrainResult:
+def _train(
+    cfg: TrainConfig, argv: list[str] | None, extra_callbacks: list[BaseCallback]
+) -> TrainResult:
     start = time.perf_counter()
     checkpoint: dict[str, Any] | None = None
     if cfg.resume is not None:
@@ -296,6 +303,7 @@ def _train(cfg: TrainConfig, argv: list[str] | None) -> TrainResult:
     # first: SIGINT / SIGTERM stop at a rollout boundary, with a checkpoint, before the rest
     stop = StopOnSignal(run_dir / "checkpoint", extra)
     callbacks.insert(0, stop)
+    callbacks += extra_callbacks
     stop.arm()
     try:
         model.learn(
