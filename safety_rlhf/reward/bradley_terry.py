@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,9 @@ class BradleyTerryConfig:
     response_dim: int | None = None
     """Dimension of :attr:`response_encoder` (``None``: its default); only with
     :attr:`response_encoder`."""
+    response_options: dict[str, Any] = field(default_factory=dict)
+    """More keyword arguments of :attr:`response_encoder` (e.g. ``{"norm": None}`` for raw
+    ``hashing`` counts); only with :attr:`response_encoder`."""
     hidden: tuple[int, ...] = (512, 128)
     """Hidden layer sizes of the MLP (on the issue-12 corpus, seed 0: 0.830 held-out gold
     pairwise accuracy, against 0.819 for (256, 64) and 0.837 for (1024, 256))."""

@@ -221,11 +221,13 @@ def _encoders(cfg: BradleyTerryConfig) -> tuple[TextEncoder, TextEncoder | None]
     """The prompt encoder and the separate response encoder (``None``: the same) of ``cfg``."""
     encoder = make_encoder(cfg.encoder, **({} if cfg.dim is None else {"dim": cfg.dim}))
     if cfg.response_encoder is None:
-        if cfg.response_dim is not None:
-            raise ValueError("BradleyTerryConfig: response_dim needs a response_encoder")
+        if cfg.response_dim is not None or cfg.response_options:
+            raise ValueError(
+                "BradleyTerryConfig: response_dim and response_options need a response_encoder"
+            )
         return encoder, None
     kwargs = {} if cfg.response_dim is None else {"dim": cfg.response_dim}
-    return encoder, make_encoder(cfg.response_encoder, **kwargs)
+    return encoder, make_encoder(cfg.response_encoder, **kwargs, **cfg.response_options)
 
 
 def train_bradley_terry(
@@ -293,7 +295,7 @@ def train_bradley_terry(
     history = fit(net, optimizer, generator, train_idx, val_idx, batch_loss, evaluate, cfg,
                   desc="Bradley-Terry", progress=progress)  # fmt: skip
     net.eval()
-    encoders = ("encoder", "dim", "response_encoder", "response_dim", "hidden")
+    encoders = ("encoder", "dim", "response_encoder", "response_dim", "response_options", "hidden")
     meta = {
         "training": {
             **{k: v for k, v in asdict(cfg).items() if k not in encoders},
