@@ -21,5 +21,13 @@ if "SafetyRLHF-v0" not in registry:
         entry_point="safety_rlhf.envs.strategy_env:SafetyRLHFEnv",
         vector_entry_point="safety_rlhf.envs.vector_env:SafetyRLHFVectorEnv",
     )
+if "SafetyRLHF-Text-v0" not in registry:
+    # the response budget (max_tokens, 48 by default) is the time limit: TimeLimit truncates
+    register(
+        id="SafetyRLHF-Text-v0",
+        entry_point="safety_rlhf.envs.text_env:SafetyRLHFTextEnv",
+        vector_entry_point="safety_rlhf.envs.text_vector_env:SafetyRLHFTextVectorEnv",
+        max_episode_steps=48,
+    )
 
 __all__ = ["PROMPTS_PER_EPISODE", "__version__"]

@@ -29,7 +29,7 @@ SPECS = sorted(
 
 
 def test_every_id_is_registered_on_import() -> None:
-    assert [s.id for s in SPECS] == ["SafetyRLHF-v0"]
+    assert [s.id for s in SPECS] == ["SafetyRLHF-Text-v0", "SafetyRLHF-v0"]
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.id)

@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 #: Keys of a hyperparameter entry that describe the run, not the algorithm.
-RUN_KEYS = frozenset({"n_envs", "n_timesteps", "policy", "normalize"})
+RUN_KEYS = frozenset({"n_envs", "n_timesteps", "policy", "normalize", "imitate_reference"})
 
 
 class HyperparamsError(ValueError):
@@ -53,6 +53,7 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
     "trpo": ("sb3_contrib", "TRPO"),
     "qrdqn": ("sb3_contrib", "QRDQN"),
     "recurrentppo": ("sb3_contrib", "RecurrentPPO"),
+    "maskableppo": ("sb3_contrib", "MaskablePPO"),
 }
 
 

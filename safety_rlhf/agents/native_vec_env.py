@@ -32,6 +32,7 @@ import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvStepReturn
 
+from safety_rlhf.envs.text_vector_env import SafetyRLHFTextVectorEnv
 from safety_rlhf.envs.vector_env import SafetyRLHFVectorEnv
 
 __all__ = ["NativeVecEnv", "make_native_vec_env"]
@@ -40,14 +41,15 @@ _RESET_KEYS = ("prompt_id", "prompt", "category")  # what a reset of the single 
 
 
 class NativeVecEnv(VecEnv):
-    """An SB3 ``VecEnv`` over a :class:`SafetyRLHFVectorEnv` (``same_step`` autoreset).
+    """An SB3 ``VecEnv`` over a :class:`SafetyRLHFVectorEnv` or a
+    :class:`SafetyRLHFTextVectorEnv` (``same_step`` autoreset).
 
     :param env: the vector env; it must use ``autoreset_mode="same_step"``.
     """
 
-    def __init__(self, env: SafetyRLHFVectorEnv) -> None:
-        if not isinstance(env, SafetyRLHFVectorEnv):
-            raise TypeError(f"NativeVecEnv needs a SafetyRLHFVectorEnv, got {type(env).__name__}")
+    def __init__(self, env: SafetyRLHFVectorEnv | SafetyRLHFTextVectorEnv) -> None:
+        if not isinstance(env, SafetyRLHFVectorEnv | SafetyRLHFTextVectorEnv):
+            raise TypeError(f"NativeVecEnv needs a SafetyRLHF vector env, got {type(env).__name__}")
         if env.autoreset_mode is not gym.vector.AutoresetMode.SAME_STEP:
             raise ValueError(
                 "NativeVecEnv needs autoreset_mode='same_step' (SB3's convention), "
@@ -83,16 +85,8 @@ class NativeVecEnv(VecEnv):
             for i, (step_info, reset_info) in enumerate(zip(infos, reset_infos, strict=True)):
                 step_info["terminal_observation"] = final_obs[i]
                 self.reset_infos[i] = reset_info
-        elif dones.any():
-            final = info["final_info"]
-            merged = {k: v for k, v in info.items() if not k.startswith("_") and k != "final_obs"}
-            for key, value in final.items():
-                if key.startswith("_") or key not in merged or isinstance(value, dict):
-                    merged[key] = value
-                else:
-                    merged[key] = np.where(dones, value, merged[key])
-            merged.pop("final_info")
-            infos = _rows(merged, self.num_envs)
+        elif dones.any():  # the text env: some responses ended, the others go on
+            infos = _rows(_step_infos(info, dones), self.num_envs)
             final_obs = info["final_obs"]
             for i in np.flatnonzero(dones).tolist():
                 infos[i]["terminal_observation"] = final_obs[i]
@@ -126,6 +120,9 @@ class NativeVecEnv(VecEnv):
     def env_method(
         self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **kwargs: Any
     ) -> list[Any]:
+        if method_name == "action_masks" and isinstance(self.env, SafetyRLHFTextVectorEnv):
+            masks = self.env.action_masks()  # one row per worker (MaskablePPO asks for them)
+            return [masks[i] for i in self._indices(indices)]
         method = getattr(self.env.single_env, method_name)
         return [method(*method_args, **kwargs) for _ in self._indices(indices)]
 
@@ -143,6 +140,26 @@ class NativeVecEnv(VecEnv):
         if isinstance(indices, int):
             return [indices]
         return list(indices)
+
+
+def _step_infos(info: dict[str, Any], dones: np.ndarray) -> dict[str, Any]:
+    """The step ``info`` of every worker as a Gymnasium vector info: for a worker whose
+    episode ended, its ``final_info`` (the top level then holds the next episode's reset
+    info); for the others, the top level."""
+    final = info["final_info"]
+    skip = ("final_obs", "final_info")
+    keys = dict.fromkeys(k for k in [*info, *final] if not k.startswith("_") and k not in skip)
+    out: dict[str, Any] = {}
+    for key in keys:
+        top, fin = info.get(key), final.get(key)
+        absent = np.zeros(len(dones), dtype=bool)
+        top_mask = absent if top is None else info.get(f"_{key}", ~absent)
+        fin_mask = absent if fin is None else final.get(f"_{key}", ~absent)
+        mask = np.where(dones, fin_mask, top_mask)
+        if mask.any():
+            out[key] = fin if top is None else top if fin is None else np.where(dones, fin, top)
+            out[f"_{key}"] = mask
+    return out
 
 
 def _rows(info: dict[str, Any], n: int, full: bool = False) -> list[dict[str, Any]]:

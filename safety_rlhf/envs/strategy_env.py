@@ -275,6 +275,10 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
         self._index = -1  # the response ends the episode: reset draws the next prompt
         return self.tables.observations[i].copy(), reward, True, False, info
 
+    def action_masks(self) -> np.ndarray:
+        """All six strategies are always allowed (sb3-contrib's ``MaskablePPO`` asks)."""
+        return np.ones(_N_ACTIONS, dtype=bool)
+
     def render(self) -> str | np.ndarray | None:
         if self.render_mode is None:
             return None

@@ -23,7 +23,7 @@ _TEXT_KEYS = ("prompt_id", "prompt", "category", "subtype", "label", "response")
 _NUMBER_KEYS = ("cost", "gold_reward", "proxy_reward", "log_pi_ref")
 
 
-def _parse_mode(value: str | AutoresetMode) -> AutoresetMode:
+def parse_autoreset_mode(value: str | AutoresetMode) -> AutoresetMode:
     """An :class:`AutoresetMode` from itself, its value (``"NextStep"``) or its name in
     snake case (``"next_step"``)."""
     if isinstance(value, AutoresetMode):
@@ -124,7 +124,7 @@ class SafetyRLHFVectorEnv(VectorEnv):
                 f"max_episode_steps must be None or an integer >= 2 (an episode is one "
                 f"prompt, which the response terminates), got {max_episode_steps!r}"
             )
-        mode = _parse_mode(autoreset_mode)
+        mode = parse_autoreset_mode(autoreset_mode)
         if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
             raise ValueError(
                 f"autoreset_mode={autoreset_mode!r} is not supported by "

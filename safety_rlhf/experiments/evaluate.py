@@ -19,7 +19,7 @@ line on stderr and exit status 2, not a traceback.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,15 +28,27 @@ import numpy as np
 import yaml
 
 from safety_rlhf.agents.algorithms import get_algorithm
+from safety_rlhf.agents.env_kinds import make_eval_env
 from safety_rlhf.agents.prompt_evaluation import make_strategy_env, policy_decisions
 from safety_rlhf.agents.safe_load import UnsafeModelFileError, load_model
 from safety_rlhf.data.atomic_files import write_json
 from safety_rlhf.data.output_paths import check_output_file
+from safety_rlhf.envs.text_env import SafetyRLHFTextEnv
+from safety_rlhf.experiments.category_tables import (
+    CATEGORY_COLUMNS,
+    category_rows,
+    format_category_table,
+)
 from safety_rlhf.experiments.cli_errors import reported
 from safety_rlhf.experiments.metrics_table import metrics_table
 from safety_rlhf.experiments.saved_runs import check_saved_settings
-from safety_rlhf.task.gold_tables import success_table
-from safety_rlhf.task.metrics import decision_metrics, decision_shares, format_metric
+from safety_rlhf.experiments.text_evaluate import (
+    DECODINGS,
+    TEXT_CATEGORY_COLUMNS,
+    evaluate_text_run,
+    format_samples,
+)
+from safety_rlhf.task.metrics import decision_metrics
 
 __all__ = [
     "CATEGORY_COLUMNS",
@@ -50,20 +62,7 @@ __all__ = [
     "parse_label_map",
 ]
 
-#: Columns of the per-category table, in display order.
-CATEGORY_COLUMNS: tuple[str, ...] = (
-    "label",
-    "category",
-    "n",
-    "gold_success",
-    "refused",
-    "answered",
-    "safe_completion",
-    "proxy_reward",
-)
-
 DEFAULT_ENV = "SafetyRLHF-v0"
-_LABEL_ORDER = {"harmful": 0, "benign": 1, "borderline": 2}
 
 
 @dataclass
@@ -143,81 +142,6 @@ def load_run(target: str | Path, algo: str | None = None) -> LoadedRun:
     return LoadedRun(model, algo_name, env_id, env_kwargs, model_path, config_path)
 
 
-def category_rows(
-    labels: Sequence[str | None],
-    categories: Sequence[str],
-    actions: np.ndarray,
-    proxy_rewards: np.ndarray,
-) -> list[dict[str, Any]]:
-    """One row per (gold label, category): size, gold success, decision shares, proxy.
-
-    :param labels: gold label per prompt (``None`` if unlabelled).
-    :param categories: category per prompt (``""`` if unknown).
-    :param actions: the strategy chosen for each prompt.
-    :param proxy_rewards: the reward-model score of each decision.
-    :return: rows with the keys of :data:`CATEGORY_COLUMNS`, ordered harmful, benign,
-        borderline, unlabelled, then by category; ``gold_success`` is ``None`` for
-        unlabelled rows.
-    """
-    a = np.asarray(actions, dtype=np.int64).reshape(-1)
-    shares = decision_shares(a)
-    success = success_table(list(labels))[np.arange(len(a)), a]
-    proxy = np.asarray(proxy_rewards, dtype=np.float64).reshape(-1)
-    groups: dict[tuple[str | None, str], list[int]] = {}
-    for i, key in enumerate(zip(labels, categories, strict=True)):
-        groups.setdefault(key, []).append(i)
-
-    def order(key: tuple[str | None, str]) -> tuple[int, str]:
-        label, category = key
-        return (_LABEL_ORDER.get(label or "", len(_LABEL_ORDER)), category)
-
-    rows = []
-    for (label, category), members in sorted(groups.items(), key=lambda kv: order(kv[0])):
-        idx = np.asarray(members)
-        rows.append(
-            {
-                "label": label,
-                "category": category,
-                "n": len(members),
-                "gold_success": None if label is None else float(success[idx].mean()),
-                "refused": float(shares["refused"][idx].mean()),
-                "answered": float(shares["answered"][idx].mean()),
-                "safe_completion": float(shares["safe_completion"][idx].mean()),
-                "proxy_reward": float(proxy[idx].mean()),
-            }
-        )
-    return rows
-
-
-def format_category_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The per-category rows as a plain-text table (``n/a`` for unavailable values)."""
-
-    def cell(row: Mapping[str, Any], col: str) -> str:
-        value = row[col]
-        if col == "label":
-            return value or "unlabelled"
-        if col == "category":
-            return value or "-"
-        if col == "n":
-            return str(value)
-        return format_metric(value)
-
-    cells = [[cell(row, col) for col in CATEGORY_COLUMNS] for row in rows]
-    widths = [
-        max([len(col)] + [len(r[j]) for r in cells]) for j, col in enumerate(CATEGORY_COLUMNS)
-    ]
-    text_cols = {"label", "category"}
-
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(
-            f"{v:<{w}}" if col in text_cols else f"{v:>{w}}"
-            for v, w, col in zip(values, widths, CATEGORY_COLUMNS, strict=True)
-        ).rstrip()
-
-    header = line(CATEGORY_COLUMNS)
-    return "\n".join([header, "-" * len(header), *(line(r) for r in cells)])
-
-
 def evaluate_run(
     target: str | Path,
     split: str = "test",
@@ -227,6 +151,8 @@ def evaluate_run(
     algo: str | None = None,
     out: str | Path | None = None,
     verbose: bool = True,
+    decoding: str = "greedy",
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Evaluate the greedy policy of a trained agent on every prompt of a split or file.
 
@@ -240,6 +166,9 @@ def evaluate_run(
     :param algo: algorithm of the model (see :func:`load_run`).
     :param out: write the result as JSON to this file (atomically).
     :param verbose: print the two tables.
+    :param decoding: for a ``SafetyRLHF-Text-v0`` run: ``"greedy"`` or ``"sampled"``
+        (from ``seed``); the result then also has ``"samples"``, a few responses.
+    :param seed: seed of sampled decoding.
     :return: ``{"model", "algo", "env", "split", "prompts", "reward_model", "n_prompts",
         "metrics", "categories"}``; ``metrics`` has every name of
         :data:`~safety_rlhf.task.metrics.METRIC_NAMES` (``None`` if unavailable), ``categories``
@@ -260,7 +189,9 @@ def evaluate_run(
         kwargs.pop("label_map", None)
     if label_map is not None:
         kwargs["label_map"] = dict(label_map)
-    env = make_strategy_env(loaded.env_id, split=split, **kwargs)
+    if decoding not in DECODINGS:
+        raise ValueError(f"decoding must be one of {DECODINGS}, got {decoding!r}")
+    env = make_eval_env(loaded.env_id, split=split, **kwargs)
     model_shape = getattr(loaded.model.observation_space, "shape", None)
     if model_shape != env.observation_space.shape:
         raise ValueError(
@@ -269,11 +200,16 @@ def evaluate_run(
             "config.yaml has the env settings) or pass matching settings"
         )
 
-    actions = policy_decisions(loaded.model, env)
-    rows = np.arange(len(actions))
-    proxy = env.tables.proxy_reward[rows, actions]
     ps = env.prompt_set
-    metrics = decision_metrics(ps.labels, ps.categories, actions, proxy_rewards=proxy)
+    if isinstance(env, SafetyRLHFTextEnv):
+        evaluated = evaluate_text_run(loaded.model, env, decoding, seed)
+    else:
+        actions = policy_decisions(loaded.model, env)
+        proxy = env.tables.proxy_reward[np.arange(len(actions)), actions]
+        evaluated = {
+            "metrics": decision_metrics(ps.labels, ps.categories, actions, proxy_rewards=proxy),
+            "categories": category_rows(ps.labels, ps.categories, actions, proxy),
+        }
     result: dict[str, Any] = {
         "model": str(loaded.model_path),
         "algo": loaded.algo,
@@ -282,8 +218,8 @@ def evaluate_run(
         "prompts": kwargs.get("prompts"),
         "reward_model": str(kwargs.get("reward_model", "env default")),
         "n_prompts": len(ps),
-        "metrics": metrics,
-        "categories": category_rows(ps.labels, ps.categories, actions, proxy),
+        "decoding": decoding if isinstance(env, SafetyRLHFTextEnv) else "greedy",
+        **evaluated,
     }
     if verbose:
         _print_result(result)
@@ -302,10 +238,15 @@ def _print_result(result: Mapping[str, Any]) -> None:
     print(f"model:        {result['model']} ({result['algo']}, {result['env']})")
     print(f"prompts:      {where}, {result['n_prompts']:,} prompts")
     print(f"reward model: {result['reward_model']}")
-    print("decisions:    greedy, one per prompt\n")
+    text = "samples" in result
+    what = f"{result['decoding']} responses" if text else "greedy decisions"
+    print(f"decisions:    {what}, one per prompt\n")
     print(metrics_table({column: result["metrics"]}))
     print("\nper gold label and category:")
-    print(format_category_table(result["categories"]))
+    print(format_category_table(result["categories"], TEXT_CATEGORY_COLUMNS if text else None))
+    if text:
+        print("\nsample responses:")
+        print(format_samples(result["samples"]))
 
 
 # --------------------------------------------------------------------------- command line
@@ -366,6 +307,13 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="algorithm of a bare model.zip (default: the run's, else ppo)",
     )
+    p.add_argument(
+        "--decoding",
+        default="greedy",
+        choices=DECODINGS,
+        help="SafetyRLHF-Text-v0 runs: greedy (default) or sampled responses",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of sampled decoding (default: 0)")
     p.add_argument("--out", default=None, help="also write the result to this JSON file")
     p.set_defaults(func=_run_evaluate)
 
@@ -380,5 +328,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         reward_model=args.reward_model,
         algo=args.algo,
         out=args.out,
+        decoding=args.decoding,
+        seed=args.seed,
     )
     return 0

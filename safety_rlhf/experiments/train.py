@@ -12,21 +12,17 @@ from __future__ import annotations
 import copy
 import importlib
 import inspect
-import json
-import math
 import os
 import shlex
 import sys
 import time
-import zipfile
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import torch
-import yaml
-from gymnasium.envs.registration import EnvSpec
+from gymnasium.envs.registration import EnvSpec, load_env_creator
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
@@ -40,7 +36,6 @@ from safety_rlhf.agents.algorithms import (
     get_algorithm,
     load_hyperparams,
 )
-from safety_rlhf.agents.callbacks import SafetyMetricsCallback
 from safety_rlhf.agents.checkpoints import (
     RunCheckpointCallback,
     load_replay_buffer,
@@ -48,6 +43,7 @@ from safety_rlhf.agents.checkpoints import (
     restore_rng,
     resume_seed,
 )
+from safety_rlhf.agents.env_kinds import evaluate_on_prompts, make_eval_env, make_metrics_callback
 from safety_rlhf.agents.interrupts import (
     Interrupted,
     StopOnSignal,
@@ -60,11 +56,11 @@ from safety_rlhf.agents.lagrangian import (
     VecLagrangianCostWrapper,
 )
 from safety_rlhf.agents.native_vec_env import make_native_vec_env
-from safety_rlhf.agents.prompt_evaluation import evaluate_policy_on_prompts, make_strategy_env
+from safety_rlhf.agents.reference_init import check_imitate_reference, imitate_reference
 from safety_rlhf.agents.safe_load import load_model
 from safety_rlhf.data.atomic_files import atomic_write_text, write_json, write_yaml
+from safety_rlhf.experiments.resume import resume_config
 from safety_rlhf.experiments.run_files import make_run_dir, run_environment
-from safety_rlhf.experiments.saved_runs import check_saved_settings
 from safety_rlhf.experiments.train_config import (
     VEC_ENVS,
     TrainConfig,
@@ -73,7 +69,14 @@ from safety_rlhf.experiments.train_config import (
 )
 from safety_rlhf.reward.cost import make_cost_model
 
-__all__ = ["VEC_ENVS", "TrainConfig", "TrainResult", "make_train_vec_env", "train"]
+__all__ = [
+    "VEC_ENVS",
+    "TrainConfig",
+    "TrainResult",
+    "make_train_vec_env",
+    "resume_config",
+    "train",
+]
 
 
 def _env_kwargs(cfg: TrainConfig) -> dict[str, Any]:
@@ -155,6 +158,13 @@ def resolve(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, Any]]:
             cfg.timesteps if cfg.timesteps is not None else hyper.get("n_timesteps", 50_000)
         ),
         "policy": hyper.get("policy", "MlpPolicy"),
+        "imitate_reference": check_imitate_reference(
+            hyper.get("imitate_reference", 0),
+            load_env_creator(spec.entry_point)
+            if isinstance(spec.entry_point, str)
+            else spec.entry_point,
+            where,
+        ),
     }
     run["vec_env"] = resolve_vec_env(cfg.vec_env, cfg.env)
     if hyper.get("normalize"):
@@ -180,94 +190,23 @@ def _check_env_kwargs(spec: EnvSpec, env_kwargs: dict[str, Any]) -> None:
         )
 
 
-def resume_config(run_dir: str | os.PathLike[str]) -> TrainConfig:
-    """The :class:`TrainConfig` of a run folder, from its own ``config.yaml``, set to resume.
-
-    The saved, resolved settings (``run`` and ``algo_kwargs``) are carried in
-    ``hyperparams``, so :func:`resolve` reproduces them whatever the hyperparameter YAMLs
-    say today.
-
-    :raises FileNotFoundError: when the run folder has no ``config.yaml``.
-    :raises ValueError: naming ``config.yaml`` when it is malformed, or when it does not
-        match the checkpoint's model (another algorithm, other settings, other ``n_envs``).
-    """
-    path = Path(run_dir) / "config.yaml"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; cannot resume without the run's settings")
-    try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from exc
-    saved = config.get("run") if isinstance(config, dict) else None
-    algo_kwargs = config.get("algo_kwargs") if isinstance(config, dict) else None
-    if not isinstance(saved, dict) or not isinstance(algo_kwargs, dict):
-        raise ValueError(f"{path}: expected the mappings 'run' and 'algo_kwargs' of a train run")
-    env_kwargs = saved.get("env_kwargs") or {}
-    if not isinstance(env_kwargs, dict):
-        raise ValueError(f"{path}: run: env_kwargs must be a mapping")
-    # untrusted: names no code, reads no file outside the run folder
-    saved, saved["env_kwargs"] = check_saved_settings(saved, env_kwargs, Path(run_dir), str(path))
-    types = {f.name: f for f in fields(TrainConfig)}
-    missing = sorted({"algo", "env", "seed", "n_envs", "n_timesteps", "policy"} - set(saved))
-    if missing:
-        raise ValueError(f"{path}: run: missing key(s) {missing}")
-    try:
-        cls = get_algorithm(str(saved["algo"]))
-    except ValueError as exc:
-        raise ValueError(f"{path}: run: {exc}") from exc
-    foreign = sorted(set(algo_kwargs) - set(inspect.signature(cls.__init__).parameters))
-    if foreign:
-        raise ValueError(
-            f"{path}: does not match the checkpoint: algo_kwargs {foreign} are not "
-            f"{cls.__name__} arguments"
-        )
-    kept = {k: v for k, v in saved.items() if k in types and k not in ("resume", "hyperparams")}
-    kept.update(timesteps=saved["n_timesteps"], n_envs=saved["n_envs"])
-    hyper = {**algo_kwargs, "policy": saved["policy"]}
-    try:
-        cfg = TrainConfig(**kept)
-    except TypeError as exc:
-        raise ValueError(f"{path}: run: {exc}") from exc
-    cfg = replace(cfg, hyperparams=hyper, resume=str(run_dir), log_dir=str(Path(run_dir).parent))
-    _check_matches_checkpoint(path, cfg, algo_kwargs)
-    return cfg
-
-
-def _check_matches_checkpoint(path: Path, cfg: TrainConfig, algo_kwargs: dict[str, Any]) -> None:
-    """Compare the saved settings with the checkpoint model's own record of them (the
-    ``data`` JSON of SB3's zip, read without unpickling anything)."""
-    checkpoint = read_checkpoint(cfg.resume or ".")
-    try:
-        with zipfile.ZipFile(checkpoint["model"]) as archive:
-            data = json.loads(archive.read("data"))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{checkpoint['model']}: unreadable checkpoint model: {exc}") from exc
-    expected = {**algo_kwargs, "n_envs": cfg.n_envs}
-    wrong = []
-    for key, value in expected.items():
-        if key not in data:  # a setting this algorithm's model does not have
-            wrong.append(f"{key}={value!r} (checkpoint: none)")
-            continue
-        found = data[key]
-        scalars = [v for v in (value, found) if isinstance(v, int | float) and v is not True]
-        if len(scalars) < 2 or isinstance(value, bool) or isinstance(found, bool):
-            continue  # schedules, policy_kwargs, train_freq: stored in other shapes
-        if not math.isclose(found, value, rel_tol=1e-9):
-            wrong.append(f"{key}={value!r} (checkpoint: {found!r})")
-    if wrong:
-        raise ValueError(
-            f"{path}: does not match the checkpoint {checkpoint['model'].name} "
-            f"({cfg.algo}): {', '.join(wrong)}"
-        )
-
-
 def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
     """Train, save and evaluate one agent; see the module docstring for the outputs.
 
     With ``cfg.resume`` (a run folder), the run's own settings are read back
     (:func:`resume_config`) and training continues from its last checkpoint, in the same
-    folder and on the same TensorBoard step axis, up to the run's ``n_timesteps``.
+    folder and on the same TensorBoard step axis, up to the run's ``n_timesteps``. Torch
+    runs on ``cfg.torch_threads`` threads throughout (fitting, training, evaluation).
     """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.torch_threads)
+    try:
+        return _train(cfg, argv)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(cfg: TrainConfig, argv: list[str] | None) -> TrainResult:
     start = time.perf_counter()
     checkpoint: dict[str, Any] | None = None
     if cfg.resume is not None:
@@ -317,11 +256,14 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
         )
         write_json(run_dir / "environment.json", run_environment())
     model.tensorboard_log = str(run_dir)
-    test_env = make_strategy_env(cfg.env, split="test", **env_kwargs)
-    callback = SafetyMetricsCallback(
-        eval_env=test_env,
-        eval_freq=cfg.eval_freq,
-        hparams={
+    test_env = make_eval_env(cfg.env, split="test", **env_kwargs)
+    train_env = make_eval_env(cfg.env, split="train", **env_kwargs)
+    if checkpoint is None and run["imitate_reference"]:
+        imitate_reference(model, train_env, run["imitate_reference"], seed=cfg.seed)  # type: ignore[arg-type]
+    callback = make_metrics_callback(
+        test_env,
+        cfg.eval_freq,
+        {
             "algo": cfg.algo,
             "env": cfg.env,
             "reward_model": cfg.reward_model or "default",
@@ -338,7 +280,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
             ),
             **{k: v for k, v in algo_kwargs.items() if k != "policy_kwargs"},
         },
-        seed=cfg.seed,
+        cfg.seed,
     )
     callbacks: list[BaseCallback] = [callback]
     if multiplier is not None:
@@ -354,8 +296,6 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
     # first: SIGINT / SIGTERM stop at a rollout boundary, with a checkpoint, before the rest
     stop = StopOnSignal(run_dir / "checkpoint", extra)
     callbacks.insert(0, stop)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(cfg.torch_threads)
     stop.arm()
     try:
         model.learn(
@@ -376,16 +316,13 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
         raise
     finally:
         stop.disarm()
-        torch.set_num_threads(threads)
     model.save(run_dir / ".tmp-model.zip")
     os.replace(run_dir / ".tmp-model.zip", run_dir / "model.zip")
     vec_env.close()
 
     metrics = {
-        "train": evaluate_policy_on_prompts(
-            model, make_strategy_env(cfg.env, split="train", **env_kwargs)
-        ),
-        "test": evaluate_policy_on_prompts(model, test_env),
+        "train": evaluate_on_prompts(model, train_env),
+        "test": evaluate_on_prompts(model, test_env),
     }
     seconds = time.perf_counter() - start
     write_json(run_dir / "metrics.json", {"seconds": seconds, **metrics})

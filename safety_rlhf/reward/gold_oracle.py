@@ -10,7 +10,9 @@ from safety_rlhf.reward.base import RewardModel, RewardModelError
 from safety_rlhf.reward.detectors import response_style
 from safety_rlhf.reward.registry import register_reward_model
 from safety_rlhf.task.gold_tables import GOLD_REWARD
-from safety_rlhf.task.strategies import Strategy, render_responses
+from safety_rlhf.task.strategies import render_responses
+from safety_rlhf.task.text_judge import judge
+from safety_rlhf.task.tokenizer import UNK, tokenize
 
 __all__ = ["GoldRewardModel"]
 
@@ -20,9 +22,12 @@ class GoldRewardModel(RewardModel):
     """Oracle: the gold table (:data:`~safety_rlhf.task.gold_tables.GOLD_REWARD`) of the
     pair's label.
 
-    The response's strategy is recovered from its text: exactly, when it is one of the six
-    responses the environment renders for that prompt, otherwise by the label-free
-    :func:`~safety_rlhf.reward.detectors.response_style` classifier. This is the upper
+    The response is read exactly when it is one of the six responses ``SafetyRLHF-v0``
+    renders for that prompt (its strategy's gold reward), or when it is written in the
+    response language of ``SafetyRLHF-Text-v0`` (every word in its vocabulary: the exact
+    gold judge of :mod:`safety_rlhf.task.text_judge` decides, so the oracle pays what the
+    judge says). Other free text is classified by the label-free
+    :func:`~safety_rlhf.reward.detectors.response_style`. This is the upper
     bound a learned reward model is measured against; it needs the ``label`` column, so it
     cannot score unlabelled prompts.
     """
@@ -31,7 +36,7 @@ class GoldRewardModel(RewardModel):
 
     @property
     def identity(self) -> str:
-        return "gold:v1"
+        return "gold:v2"
 
     def _score(self, prompts: list[str], responses: list[str], **columns: Any) -> np.ndarray:
         labels = columns.get("label")
@@ -52,12 +57,15 @@ class GoldRewardModel(RewardModel):
                     f"reward model 'gold': pair {i} has label {label!r}; "
                     f"expected one of {sorted(GOLD_REWARD)}"
                 )
-            scores[i] = GOLD_REWARD[label][_strategy(prompt, response)]
+            scores[i] = _gold_reward(prompt, response, label)
         return scores
 
 
-def _strategy(prompt: str, response: str) -> Strategy:
+def _gold_reward(prompt: str, response: str, label: str) -> float:
     rendered = render_responses(prompt)
     if response in rendered:
-        return Strategy(rendered.index(response))
-    return response_style(prompt, response)
+        return GOLD_REWARD[label][rendered.index(response)]
+    ids = tokenize(response, prompt)
+    if ids.count(UNK) == response.count("<unk>"):  # only the grammar's words (and <unk>)
+        return judge(ids, label).gold_reward
+    return GOLD_REWARD[label][response_style(prompt, response)]
