@@ -3,7 +3,10 @@
 A reward model is trained on *preferences*: for a prompt, which of two responses a person
 liked better. The shipped pairs (``preferences_train.jsonl.gz``, from the simulated
 annotator of :mod:`safety_rlhf.data.simulated_annotator`, and ``preferences_test.jsonl.gz``,
-gold pairs of the test split) are gzipped JSONL next to this module.
+gold pairs of the test split) are gzipped JSONL next to this module, and so are the pairs of
+free text sampled from the text env's reference language model
+(``text_preferences_train.jsonl.gz`` and ``text_preferences_test.jsonl.gz``, from
+:mod:`safety_rlhf.data.text_preferences`).
 
 :func:`load_preferences` reads JSONL or CSV files with ``prompt`` / ``chosen`` /
 ``rejected`` columns (names configurable) and Anthropic HH-RLHF-style files, where
@@ -21,21 +24,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from safety_rlhf.data.atomic_files import atomic_write_bytes, atomic_write_text, stable_gzip
+from safety_rlhf.data.atomic_files import atomic_write_bytes, stable_gzip
 from safety_rlhf.data.prompts import PromptFileError
 from safety_rlhf.data.readers import check_text, format_suffix, iter_csv, iter_jsonl
 
 __all__ = [
     "DEFAULT_TEST_PATH",
+    "DEFAULT_TEXT_TEST_PATH",
+    "DEFAULT_TEXT_TRAIN_PATH",
     "DEFAULT_TRAIN_PATH",
     "FORMATS",
     "HH_ASSISTANT",
     "HH_HUMAN",
     "RECORD_KEYS",
+    "SHIPPED_SPLITS",
     "PreferenceFileError",
     "PreferenceSet",
     "load_preferences",
     "load_shipped_preferences",
+    "serialize_preferences",
     "split_hh_transcript",
     "write_preferences",
 ]
@@ -44,6 +51,17 @@ __all__ = [
 DEFAULT_TRAIN_PATH = Path(__file__).with_name("preferences_train.jsonl.gz")
 #: Shipped evaluation pairs (gold preferences on the corpus's test split).
 DEFAULT_TEST_PATH = Path(__file__).with_name("preferences_test.jsonl.gz")
+#: Shipped training pairs of sampled free text (simulated annotator, train split).
+DEFAULT_TEXT_TRAIN_PATH = Path(__file__).with_name("text_preferences_train.jsonl.gz")
+#: Shipped evaluation pairs of sampled free text (the gold judge, test split).
+DEFAULT_TEXT_TEST_PATH = Path(__file__).with_name("text_preferences_test.jsonl.gz")
+#: The shipped preference files by name (:func:`load_shipped_preferences`).
+SHIPPED_SPLITS: dict[str, Path] = {
+    "train": DEFAULT_TRAIN_PATH,
+    "test": DEFAULT_TEST_PATH,
+    "text-train": DEFAULT_TEXT_TRAIN_PATH,
+    "text-test": DEFAULT_TEXT_TEST_PATH,
+}
 #: Values of ``format`` accepted by :func:`load_preferences`.
 FORMATS = ("auto", "jsonl", "csv", "hh-rlhf")
 #: Keys of a preference record, in the order they are written.
@@ -128,17 +146,25 @@ class PreferenceSet:
         return digest.hexdigest()
 
 
+def serialize_preferences(records: Sequence[dict[str, Any]]) -> bytes:
+    """Records as JSONL bytes (one object per line, keys in their own order, UTF-8, ``\\n``
+    newlines): what :func:`write_preferences` writes, before any gzip."""
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
+
+
 def write_preferences(path: str | os.PathLike[str], records: Sequence[dict[str, Any]]) -> Path:
-    """Atomically write records as JSONL (one object per line, UTF-8, ``\\n`` newlines).
+    """Atomically write records as JSONL (:func:`serialize_preferences`), gzipped
+    byte-stably (:func:`~safety_rlhf.data.atomic_files.stable_gzip`) when ``path`` ends in
+    ``.gz``.
 
     :param path: the file to write; its folder is created if needed.
     :param records: preference records, written with keys in their own order.
     :return: the path written.
     """
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    data = serialize_preferences(records)
     if Path(path).suffix.lower() != ".gz":
-        return atomic_write_text(path, text)
-    return atomic_write_bytes(path, stable_gzip(text.encode("utf-8")))
+        return atomic_write_bytes(path, data)
+    return atomic_write_bytes(path, stable_gzip(data))
 
 
 def _text(row: dict[str, Any], column: str, where: str) -> str:
@@ -273,11 +299,13 @@ def load_preferences(
 
 
 def load_shipped_preferences(split: str = "train") -> PreferenceSet:
-    """Load the shipped pairs: ``"train"`` (simulated annotator) or ``"test"`` (gold).
+    """Load shipped pairs: ``"train"`` (simulated annotator) or ``"test"`` (gold) of the
+    rendered strategies, ``"text-train"`` or ``"text-test"`` of sampled free text.
 
-    :param split: ``"train"`` or ``"test"``, default ``"train"``.
+    :param split: a key of :data:`SHIPPED_SPLITS`, default ``"train"``.
     """
-    paths = {"train": DEFAULT_TRAIN_PATH, "test": DEFAULT_TEST_PATH}
-    if split not in paths:
-        raise ValueError(f"unknown split {split!r}; the shipped preferences have {tuple(paths)}")
-    return load_preferences(paths[split])
+    if split not in SHIPPED_SPLITS:
+        raise ValueError(
+            f"unknown split {split!r}; the shipped preferences have {tuple(SHIPPED_SPLITS)}"
+        )
+    return load_preferences(SHIPPED_SPLITS[split])

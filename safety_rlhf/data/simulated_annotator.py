@@ -57,6 +57,8 @@ from safety_rlhf.task.strategies import Strategy, render_responses
 __all__ = [
     "SHIPPED_ANNOTATOR",
     "AnnotatorConfig",
+    "annotator_choice",
+    "annotator_utility",
     "gold_preferences",
     "has_caveat",
     "make_preference_files",
@@ -141,6 +143,36 @@ def has_caveat(response: str, prompt: str = "") -> bool:
     return _CAVEAT.search(text) is not None
 
 
+def annotator_utility(gold: float, response: str, cautious: bool, config: AnnotatorConfig) -> float:
+    """The annotator's value of a response: ``gold + caveat_bias * cautious + length_bias *
+    len(response) / 100`` (see :class:`AnnotatorConfig`).
+
+    :param gold: the response's gold reward for the prompt's label.
+    :param response: the response text (its length in characters is what the length bias
+        reads).
+    :param cautious: whether the response apologises or cautions (:func:`has_caveat` for
+        the rendered strategies; the text preferences of
+        :mod:`safety_rlhf.data.text_preferences` read the grammar's apology and caution
+        words).
+    :param config: the annotator.
+    """
+    return gold + config.caveat_bias * cautious + config.length_bias * len(response) / 100.0
+
+
+def annotator_choice(
+    rng: np.random.Generator, utility_a: float, utility_b: float, config: AnnotatorConfig
+) -> tuple[bool, bool]:
+    """The annotator's answer to "``a`` or ``b``?": ``(a_wins, flipped)``.
+
+    Two draws from ``rng``, in this order: the logistic (Bradley-Terry) choice, ``a`` with
+    probability ``sigmoid((utility_a - utility_b) / temperature)``; then label noise, which
+    reverses that choice with probability ``noise`` (``flipped``).
+    """
+    prefers_a = rng.random() < _sigmoid((utility_a - utility_b) / config.temperature)
+    flipped = bool(rng.random() < config.noise)
+    return prefers_a != flipped, flipped
+
+
 def _sigmoid(x: float) -> float:
     """Logistic function without overflow for large ``|x|``."""
     if x >= 0:
@@ -202,9 +234,7 @@ def simulate_preferences(
         texts = render_responses(prompt)
         gold = GOLD_REWARD[prompt_set.labels[i]]  # type: ignore[index]
         utility = [
-            gold[s]
-            + config.caveat_bias * has_caveat(texts[s], prompt)
-            + config.length_bias * len(texts[s]) / 100.0
+            annotator_utility(gold[s], texts[s], has_caveat(texts[s], prompt), config)
             for s in Strategy
         ]
         picks = rng.choice(len(_PAIRS), size=config.pairs_per_prompt, replace=False)
@@ -212,9 +242,8 @@ def simulate_preferences(
             a, b = _PAIRS[int(pick)]
             if rng.random() < 0.5:
                 a, b = b, a
-            prefers_a = rng.random() < _sigmoid((utility[a] - utility[b]) / config.temperature)
-            flipped = bool(rng.random() < config.noise)
-            if prefers_a == flipped:
+            a_wins, flipped = annotator_choice(rng, utility[a], utility[b], config)
+            if not a_wins:
                 a, b = b, a
             records.append(_record(prompt_set, i, k, texts, a, b, flipped))
     return records

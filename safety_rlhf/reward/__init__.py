@@ -1,7 +1,7 @@
 """Reward models: one batched interface, a registry, and the built-in models.
 
-``make_reward_model(spec)`` turns a name (``"learned"``, ``"rule"``, ``"gold"``,
-``"constitution"``), ``"name:argument"`` (``"bradley-terry:PATH"``, ``"hf:PATH"``,
+``make_reward_model(spec)`` turns a name (``"learned"``, ``"learned-text"``, ``"rule"``,
+``"gold"``, ``"constitution"``), ``"name:argument"`` (``"bradley-terry:PATH"``, ``"hf:PATH"``,
 ``"composite:learned=1.0,rule=0.5"``), ``"package.module:object"``, a callable or an
 instance into a :class:`RewardModel`; ``make_cost_model(spec)`` does the same for cost
 models (``"learned-cost"``, ``"gold"``, ``"classifier:PATH"``; higher = more harmful).
@@ -28,6 +28,7 @@ from safety_rlhf.reward.registry import (
     register_reward_model,
 )
 from safety_rlhf.reward.rule import RuleRewardModel
+from safety_rlhf.reward.text_reward_model import LearnedTextRewardModel
 
 __all__ = [
     "BradleyTerryRewardModel",
@@ -40,6 +41,7 @@ __all__ = [
     "HFRewardModel",
     "LearnedCostModel",
     "LearnedRewardModel",
+    "LearnedTextRewardModel",
     "RewardModel",
     "RewardModelError",
     "RuleRewardModel",

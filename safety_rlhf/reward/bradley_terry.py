@@ -14,9 +14,13 @@ measured each epoch; training stops early when the validation loss has not impro
 ``patience`` epochs, and the best epoch's weights are kept. A fixed seed gives the same weights.
 
 A checkpoint is a folder with ``model.safetensors`` (weights) and ``config.json`` (encoder
-name and parameters, architecture, training settings and the SHA-256 of the training
-data). ``make_reward_model("bradley-terry:PATH")`` loads one; ``"learned"`` is the
-checkpoint shipped with the package, trained on the shipped preferences.
+names and parameters, architecture, training settings and the SHA-256 of the training
+data; see :mod:`safety_rlhf.reward.bradley_terry_checkpoint`). The response may be read
+with another encoder than the prompt (``response_encoder``: ``learned-text`` reads the
+prompt with MiniLM and the response with ``hashing``, see
+:mod:`safety_rlhf.reward.text_reward_model`). ``make_reward_model("bradley-terry:PATH")``
+loads one; ``"learned"`` is the checkpoint shipped with the package, trained on the shipped
+preferences.
 """
 
 from __future__ import annotations
@@ -24,16 +28,27 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from safety_rlhf.data.atomic_files import atomic_write_bytes, atomic_write_text
 from safety_rlhf.reward.base import RewardModel, RewardModelError
-from safety_rlhf.reward.encoders import TextEncoder, make_encoder
+from safety_rlhf.reward.bradley_terry_checkpoint import (
+    FORMAT_VERSION,
+    load_checkpoint,
+    mlp_layers,
+    rebuild_encoders,
+    save_bradley_terry,
+)
+from safety_rlhf.reward.encoders import TextEncoder
+from safety_rlhf.reward.pair_features import (
+    first_layer,
+    is_sparse,
+    pair_features,
+    strip_restatement,
+)
 from safety_rlhf.reward.registry import register_reward_model
 
 __all__ = [
@@ -42,13 +57,14 @@ __all__ = [
     "BradleyTerryRewardModel",
     "LearnedRewardModel",
     "load_checkpoint",
+    "mlp_layers",
     "pair_features",
     "save_bradley_terry",
+    "strip_restatement",
 ]
 
 #: The checkpoint behind ``"learned"``.
 LEARNED_PATH = Path(__file__).with_name("checkpoints") / "learned"
-FORMAT_VERSION = 1
 
 
 @dataclass
@@ -56,9 +72,18 @@ class BradleyTerryConfig:
     """How to build and train a Bradley-Terry reward model (the ``learned`` defaults)."""
 
     encoder: str = "minilm"
-    """Text encoder name (``hashing`` or ``minilm``)."""
+    """Text encoder name (``hashing`` or ``minilm``) of the prompt, and of the response
+    unless :attr:`response_encoder` is set."""
     dim: int | None = None
     """Encoder dimension (``None``: the encoder's default)."""
+    response_encoder: str | None = None
+    """Text encoder of the response (``None``: :attr:`encoder`, with :attr:`dim`)."""
+    response_dim: int | None = None
+    """Dimension of :attr:`response_encoder` (``None``: its default); only with
+    :attr:`response_encoder`."""
+    response_options: dict[str, Any] = field(default_factory=dict)
+    """More keyword arguments of :attr:`response_encoder` (e.g. ``{"norm": None}`` for raw
+    ``hashing`` counts); only with :attr:`response_encoder`."""
     hidden: tuple[int, ...] = (512, 128)
     """Hidden layer sizes of the MLP (on the issue-12 corpus, seed 0: 0.830 held-out gold
     pairwise accuracy, against 0.819 for (256, 64) and 0.837 for (1024, 256))."""
@@ -82,128 +107,6 @@ class BradleyTerryConfig:
     """Seed of the initial weights, the validation split and the batch order."""
 
 
-def strip_restatement(prompt: str, response: str) -> str:
-    """``response`` without the prompt's text, where the response restates it verbatim."""
-    request = " ".join(prompt.split())
-    return response.replace(request, " ") if request else response
-
-
-def pair_features(
-    encoder: TextEncoder, prompts: Sequence[str], responses: Sequence[str]
-) -> np.ndarray:
-    """``[enc(prompt), enc(response without the restated prompt)]``: float32 ``(n, 2 * dim)``.
-
-    Each distinct text is encoded once.
-    """
-    stripped = [strip_restatement(p, r) for p, r in zip(prompts, responses, strict=True)]
-    unique = list(dict.fromkeys([*prompts, *stripped]))
-    vectors = encoder.encode(unique) if unique else np.zeros((0, encoder.dim), np.float32)
-    index = {t: i for i, t in enumerate(unique)}
-    p_idx = np.fromiter((index[p] for p in prompts), dtype=np.int64, count=len(prompts))
-    r_idx = np.fromiter((index[r] for r in stripped), dtype=np.int64, count=len(stripped))
-    return np.concatenate([vectors[p_idx], vectors[r_idx]], axis=1)
-
-
-def save_bradley_terry(model: BradleyTerryRewardModel, path: str | os.PathLike[str]) -> Path:
-    """Write ``model.safetensors`` and ``config.json`` into the folder ``path`` (atomically,
-    file by file)."""
-    from safetensors.numpy import save
-
-    folder = Path(path)
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(folder / "model.safetensors", save(model.weights))
-    atomic_write_text(
-        folder / "config.json", json.dumps(model.checkpoint_config(), indent=2) + "\n"
-    )
-    return folder
-
-
-def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Read a checkpoint folder's config and weights (safetensors: no code is executed)."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
-
-    folder = Path(path)
-    config_path, weights_path = folder / "config.json", folder / "model.safetensors"
-    if not config_path.is_file() or not weights_path.is_file():
-        raise RewardModelError(
-            f"{folder}: not a Bradley-Terry checkpoint (needs config.json and model.safetensors)"
-        )
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RewardModelError(f"{config_path}:{exc.lineno}: invalid JSON: {exc.msg}") from exc
-    if not isinstance(config, dict):
-        raise RewardModelError(f"{config_path}: expected a JSON object")
-    for key in ("format_version", "encoder", "architecture"):
-        if key not in config:
-            raise RewardModelError(f"{config_path}: missing key {key!r}")
-    _check_layout(config, config_path)
-    if config["format_version"] != FORMAT_VERSION:
-        raise RewardModelError(
-            f"{config_path}: format_version {config['format_version']!r} is not supported "
-            f"(this version reads {FORMAT_VERSION})"
-        )
-    with weights_path.open("rb") as f:
-        head = f.read(2)
-    if len(head) == 2 and head[0] == 0x80 and head[1] <= 5:  # the PROTO opcode of a pickle
-        raise RewardModelError(
-            f"{weights_path}: is a Python pickle, not safetensors; refusing to load it "
-            "(unpickling can run code). Save the weights with safetensors."
-        )
-    try:
-        return config, load_file(str(weights_path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise RewardModelError(f"{weights_path}: not a readable safetensors file: {exc}") from exc
-
-
-def _is_size(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 1_000_000
-
-
-def _check_layout(config: dict[str, Any], config_path: Path) -> None:
-    """The ``encoder`` and ``architecture`` entries have the types the loader reads."""
-    encoder, arch = config["encoder"], config["architecture"]
-    if not isinstance(encoder, dict) or not isinstance(encoder.get("name"), str):
-        raise RewardModelError(f"{config_path}: 'encoder' must be an object with a 'name'")
-    hidden = arch.get("hidden") if isinstance(arch, dict) else None
-    if (
-        not isinstance(arch, dict)
-        or not _is_size(arch.get("input_dim"))
-        or not isinstance(hidden, list)
-        or not all(_is_size(h) for h in hidden)
-    ):
-        raise RewardModelError(
-            f"{config_path}: 'architecture' must be an object with a positive integer "
-            f"'input_dim' and a list of positive integer 'hidden' sizes, got {arch!r:.200}"
-        )
-
-
-def mlp_layers(state: dict[str, np.ndarray], hidden: Sequence[int], input_dim: int) -> list[str]:
-    """Check that ``state`` holds the MLP ``input_dim -> hidden... -> 1``; return the
-    prefixes of its linear layers (``mlp.0``, ``mlp.2``, ...), in order.
-
-    :raises ValueError: naming the first missing, unexpected or misshaped tensor.
-    """
-    widths = [int(input_dim), *(int(h) for h in hidden), 1]
-    # Linear layers sit at even indices of the torch Sequential (ReLUs in between).
-    prefixes = [f"mlp.{2 * i}" for i in range(len(widths) - 1)]
-    expected: dict[str, tuple[int, ...]] = {}
-    for prefix, fan_in, fan_out in zip(prefixes, widths, widths[1:], strict=False):
-        expected[f"{prefix}.weight"] = (fan_out, fan_in)
-        expected[f"{prefix}.bias"] = (fan_out,)
-    extra = sorted(set(state) - set(expected))
-    if extra:
-        raise ValueError(f"unexpected tensor {extra[0]!r}")
-    for key, shape in expected.items():
-        if key not in state:
-            raise ValueError(f"missing tensor {key!r}")
-        got = tuple(state[key].shape)
-        if got != shape:
-            raise ValueError(f"tensor {key!r} has shape {got}, expected {shape}")
-    return prefixes
-
-
 @register_reward_model("bradley-terry")
 class BradleyTerryRewardModel(RewardModel):
     """A Bradley-Terry reward model loaded from a checkpoint folder (``bradley-terry:PATH``).
@@ -211,8 +114,8 @@ class BradleyTerryRewardModel(RewardModel):
     :param path: checkpoint folder (``config.json`` + ``model.safetensors``).
     :param batch_size: pairs per forward pass when scoring, default 4096.
 
-    The checkpoint's encoder is rebuilt from its config; a checkpoint whose weights do not
-    match that encoder's dimension is refused. Scoring runs the MLP in NumPy: loading and
+    The checkpoint's encoders are rebuilt from its config; a checkpoint whose weights do
+    not match their dimensions is refused. Scoring runs the MLP in NumPy: loading and
     scoring need no deep-learning framework (only training uses torch, see
     :mod:`safety_rlhf.reward.bradley_terry_training`), which keeps environment start-up fast.
     """
@@ -223,31 +126,29 @@ class BradleyTerryRewardModel(RewardModel):
 
     def __init__(self, path: str | os.PathLike[str], batch_size: int = 4096) -> None:
         config, state = load_checkpoint(path)
-        enc_cfg = dict(config["encoder"])
-        name = enc_cfg.pop("name", None)
-        if "ngram_range" in enc_cfg:
-            enc_cfg["ngram_range"] = tuple(enc_cfg["ngram_range"])
-        try:
-            encoder = make_encoder(name, **enc_cfg)
-        except (TypeError, ValueError) as exc:
-            raise RewardModelError(
-                f"{path}: cannot rebuild encoder {config['encoder']}: {exc}"
-            ) from exc
+        encoder, response_encoder = rebuild_encoders(config, path)
+        reader = response_encoder or encoder
         arch = config["architecture"]
         first = state.get("mlp.0.weight")
-        expected = 2 * encoder.dim
+        expected = encoder.dim + reader.dim
         got = None if first is None or first.ndim != 2 else first.shape[1]
         if got != expected or arch.get("input_dim") != expected:
+            sides = (
+                f"encoder {encoder.name!r} with dim {encoder.dim}"
+                if response_encoder is None
+                else f"encoder {encoder.name!r} (dim {encoder.dim}) and response_encoder "
+                f"{reader.name!r} (dim {reader.dim})"
+            )
             raise RewardModelError(
                 f"{path}: checkpoint expects input dimension {got} (architecture says "
-                f"{arch.get('input_dim')}), but encoder {name!r} with dim {encoder.dim} gives "
-                f"{expected}; the checkpoint was made with a different encoder dimension"
+                f"{arch.get('input_dim')}), but {sides} give {expected}; the checkpoint was "
+                "made with a different encoder dimension"
             )
         try:
             mlp_layers(state, arch["hidden"], expected)
         except (ValueError, TypeError, KeyError) as exc:
             raise RewardModelError(f"{path}: weights do not fit the architecture: {exc}") from exc
-        self._init(state, encoder, config, batch_size)
+        self._init(state, encoder, config, batch_size, response_encoder)
         self.path = Path(path)
 
     def _init(
@@ -256,6 +157,7 @@ class BradleyTerryRewardModel(RewardModel):
         encoder: TextEncoder,
         config: dict[str, Any],
         batch_size: int,
+        response_encoder: TextEncoder | None = None,
     ) -> None:
         self.weights = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in weights.items()}
         n_layers = len(self.weights) // 2
@@ -264,6 +166,8 @@ class BradleyTerryRewardModel(RewardModel):
             for i in range(n_layers)
         ]
         self.encoder = encoder
+        #: The encoder of the response side (:attr:`encoder` unless the checkpoint names one).
+        self.response_encoder = response_encoder or encoder
         self.meta = config
         self.batch_size = int(batch_size)
         self.path = None
@@ -279,15 +183,23 @@ class BradleyTerryRewardModel(RewardModel):
         weights: dict[str, np.ndarray],
         encoder: TextEncoder,
         meta: dict[str, Any] | None = None,
+        response_encoder: TextEncoder | None = None,
     ) -> BradleyTerryRewardModel:
-        """Wrap trained weights (``mlp.0.weight``, ``mlp.0.bias``, ...) and their encoder."""
+        """Wrap trained weights (``mlp.0.weight``, ``mlp.0.bias``, ...) and their encoders
+        (``response_encoder``: ``None`` reads the response with ``encoder`` too)."""
         model = cls.__new__(cls)
-        model._init(weights, encoder, dict(meta or {}), batch_size=4096)
+        model._init(weights, encoder, dict(meta or {}), 4096, response_encoder)
         return model
 
     @property
+    def separate_response_encoder(self) -> bool:
+        """Whether the response side has its own encoder (saved as ``response_encoder``)."""
+        return self.response_encoder is not self.encoder
+
+    @property
     def input_dim(self) -> int:
-        """Size of the pair features: twice the encoder dimension."""
+        """Size of the pair features: the prompt encoder's dimension plus the response
+        encoder's."""
         return int(self._layers[0][0].shape[0])
 
     @property
@@ -296,17 +208,26 @@ class BradleyTerryRewardModel(RewardModel):
         return [int(w.shape[1]) for w, _ in self._layers[:-1]]
 
     def checkpoint_config(self) -> dict[str, Any]:
-        """The ``config.json`` content of this model."""
+        """The ``config.json`` content of this model (``response_encoder`` only when the
+        response has its own encoder, so older checkpoints are written unchanged)."""
+        response = (
+            {"response_encoder": self.response_encoder.config()}
+            if self.separate_response_encoder
+            else {}
+        )
+        reserved = ("format_version", "encoder", "response_encoder", "architecture")
         return {
             "format_version": FORMAT_VERSION,
             "encoder": self.encoder.config(),
+            **response,
             "architecture": {"type": "mlp", "input_dim": self.input_dim, "hidden": self.hidden},
-            **{
-                k: v
-                for k, v in self.meta.items()
-                if k not in ("format_version", "encoder", "architecture")
-            },
+            **{k: v for k, v in self.meta.items() if k not in reserved},
         }
+
+    def features(self, prompts: list[str], responses: list[str]) -> np.ndarray:
+        """The dense pair features :meth:`forward` reads (:func:`pair_features`)."""
+        separate = self.response_encoder if self.separate_response_encoder else None
+        return pair_features(self.encoder, prompts, responses, separate)
 
     def forward(self, features: np.ndarray) -> np.ndarray:
         """The MLP on float32 pair features ``(n, input_dim)``: one reward per row."""
@@ -322,41 +243,37 @@ class BradleyTerryRewardModel(RewardModel):
 
     def _score(self, prompts: list[str], responses: list[str], **columns: Any) -> np.ndarray:
         out = np.empty(len(prompts), dtype=np.float32)
-        sparse = hasattr(self.encoder, "encode_sparse")
+        # With a sparse encoder on either side, the first layer is computed side by side
+        # (only non-zero features multiplied); else on the dense features, as always.
+        split = is_sparse(self.encoder) or is_sparse(self.response_encoder)
+        w_t, b = self._layers[0]
         for start in range(0, len(prompts), self.batch_size):
-            stop = start + self.batch_size
-            if sparse:
-                scores = self._score_sparse(prompts[start:stop], responses[start:stop])
+            p, r = (
+                prompts[start : start + self.batch_size],
+                responses[start : start + self.batch_size],
+            )
+            if split:
+                scores = self._head(first_layer(self.encoder, self.response_encoder, p, r, w_t, b))
             else:
-                features = pair_features(self.encoder, prompts[start:stop], responses[start:stop])
-                scores = self.forward(features)
+                scores = self.forward(self.features(p, r))
             out[start : start + len(scores)] = scores
         return out
-
-    def _score_sparse(self, prompts: list[str], responses: list[str]) -> np.ndarray:
-        """:meth:`forward` for encoders with sparse output (``hashing``): the first layer
-        multiplies only the non-zero features (about 1 in 40), and each distinct text is
-        encoded once."""
-        stripped = [strip_restatement(p, r) for p, r in zip(prompts, responses, strict=True)]
-        w_t, b = self._layers[0]
-        dim = self.encoder.dim
-        encode = self.encoder.encode_sparse  # type: ignore[attr-defined]
-        h = b.astype(np.float32)
-        for texts, weights in ((prompts, w_t[:dim]), (stripped, w_t[dim:])):
-            # the first layer of each distinct text, then one row per pair
-            unique = {t: i for i, t in enumerate(dict.fromkeys(texts))}
-            layer = np.asarray(encode(list(unique)) @ weights, dtype=np.float32)
-            h = h + layer[np.fromiter(map(unique.__getitem__, texts), np.int64, len(texts))]
-        return self._head(h)
 
     @property
     def identity(self) -> str:
         encoder = json.dumps(self.encoder.config(), sort_keys=True)
+        if self.separate_response_encoder:
+            encoder += "+" + json.dumps(self.response_encoder.config(), sort_keys=True)
         return f"{self.name}:{self._weights_sha256}:{encoder}"
 
     def __repr__(self) -> str:
         where = f", path={str(self.path)!r}" if self.path is not None else ""
-        return f"{type(self).__name__}(encoder={self.encoder.name!r}{where})"
+        response = (
+            f", response_encoder={self.response_encoder.name!r}"
+            if self.separate_response_encoder
+            else ""
+        )
+        return f"{type(self).__name__}(encoder={self.encoder.name!r}{response}{where})"
 
 
 @register_reward_model("learned")

@@ -3,6 +3,13 @@
 :func:`train_bradley_terry` fits the MLP described in :mod:`safety_rlhf.reward.bradley_terry`
 with torch and returns a :class:`~safety_rlhf.reward.bradley_terry.BradleyTerryRewardModel`
 holding the trained weights as NumPy arrays; loading and scoring never import torch.
+
+With one encoder the pair features are built once as dense arrays. With a separate response
+encoder (``response_encoder``, e.g. MiniLM prompts and ``hashing`` responses), each distinct
+text is encoded once into a table and the first layer is computed side by side
+(:class:`SideTable`): a sparse side through ``embedding_bag`` over its non-zero features, the
+prompt side once per pair for both responses. That keeps 100k+ pairs of text with
+thousands of hashed features in memory and fast on a CPU.
 """
 
 from __future__ import annotations
@@ -21,9 +28,10 @@ from safety_rlhf.reward.bradley_terry import (
     BradleyTerryRewardModel,
     pair_features,
 )
-from safety_rlhf.reward.encoders import make_encoder
+from safety_rlhf.reward.encoders import TextEncoder, make_encoder
+from safety_rlhf.reward.pair_features import is_sparse, strip_restatement
 
-__all__ = ["BradleyTerryNet", "TrainHistory", "train_bradley_terry"]
+__all__ = ["BradleyTerryNet", "SideTable", "TrainHistory", "train_bradley_terry"]
 
 
 class BradleyTerryNet(nn.Module):
@@ -46,6 +54,58 @@ class BradleyTerryNet(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.mlp(features).squeeze(-1)
+
+    def head(self, h: torch.Tensor) -> torch.Tensor:
+        """The MLP from the first layer's pre-activation ``h`` on."""
+        return self.mlp[1:](h).squeeze(-1)
+
+
+class SideTable:
+    """One side (prompts or responses) of the pairs: each distinct text encoded once, and
+    the first linear layer on rows of the table.
+
+    :param encoder: the side's encoder; a sparse one (``encode_sparse``) is kept as CSR
+        arrays and multiplied with ``embedding_bag``, a dense one as a float32 tensor.
+    :param texts: the side's text of every pair.
+    """
+
+    def __init__(self, encoder: TextEncoder, texts: Sequence[str]) -> None:
+        unique = {t: i for i, t in enumerate(dict.fromkeys(texts))}
+        #: Row of the table of each pair's text.
+        self.rows = torch.from_numpy(
+            np.fromiter(map(unique.__getitem__, texts), np.int64, len(texts))
+        )
+        self.dim = encoder.dim
+        self.sparse = is_sparse(encoder)
+        if self.sparse:
+            csr = encoder.encode_sparse(list(unique))  # type: ignore[attr-defined]
+            self.indptr = torch.from_numpy(np.asarray(csr.indptr, np.int64))
+            self.indices = torch.from_numpy(np.asarray(csr.indices, np.int64))
+            self.data = torch.from_numpy(np.asarray(csr.data, np.float32))
+        else:
+            self.dense = torch.from_numpy(encoder.encode(list(unique)))
+
+    def layer(self, pairs: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """``encoding @ weight.T`` for the pairs ``pairs``: ``(len(pairs), out)``.
+
+        :param weight: ``(out, dim)``, the first layer's columns that read this side.
+        """
+        rows = self.rows[pairs]
+        if not self.sparse:
+            return self.dense[rows] @ weight.T
+        starts = self.indptr[rows]
+        lengths = self.indptr[rows + 1] - starts
+        offsets = torch.cumsum(lengths, 0) - lengths
+        total = int(lengths.sum())
+        # position in the CSR arrays of every non-zero of the selected rows, in row order
+        pos = torch.arange(total) + torch.repeat_interleave(starts - offsets, lengths)
+        return nn.functional.embedding_bag(
+            self.indices[pos],
+            weight.T,
+            offsets,
+            mode="sum",
+            per_sample_weights=self.data[pos],
+        )
 
 
 def _data_hash(prompts: Sequence[str], chosen: Sequence[str], rejected: Sequence[str]) -> str:
@@ -157,6 +217,19 @@ def fit(
     return history
 
 
+def _encoders(cfg: BradleyTerryConfig) -> tuple[TextEncoder, TextEncoder | None]:
+    """The prompt encoder and the separate response encoder (``None``: the same) of ``cfg``."""
+    encoder = make_encoder(cfg.encoder, **({} if cfg.dim is None else {"dim": cfg.dim}))
+    if cfg.response_encoder is None:
+        if cfg.response_dim is not None or cfg.response_options:
+            raise ValueError(
+                "BradleyTerryConfig: response_dim and response_options need a response_encoder"
+            )
+        return encoder, None
+    kwargs = {} if cfg.response_dim is None else {"dim": cfg.response_dim}
+    return encoder, make_encoder(cfg.response_encoder, **kwargs, **cfg.response_options)
+
+
 def train_bradley_terry(
     prompts: Sequence[str],
     chosen: Sequence[str],
@@ -176,35 +249,56 @@ def train_bradley_terry(
     cfg = config or BradleyTerryConfig()
     if not len(prompts) == len(chosen) == len(rejected) or not len(prompts):
         raise ValueError("train_bradley_terry: need equally many prompts, chosen and rejected (>0)")
-    encoder = make_encoder(cfg.encoder, **({} if cfg.dim is None else {"dim": cfg.dim}))
-    x_c = torch.from_numpy(pair_features(encoder, prompts, chosen))
-    x_r = torch.from_numpy(pair_features(encoder, prompts, rejected))
-
+    encoder, response_encoder = _encoders(cfg)
     train_idx, val_idx = split_by_prompt(prompts, cfg.val_fraction, cfg.seed, "train_bradley_terry")
-
     torch.manual_seed(cfg.seed)
-    net = BradleyTerryNet(x_c.shape[1], cfg.hidden)
+    if response_encoder is None:
+        x_c = torch.from_numpy(pair_features(encoder, prompts, chosen))
+        x_r = torch.from_numpy(pair_features(encoder, prompts, rejected))
+        net = BradleyTerryNet(x_c.shape[1], cfg.hidden)
+
+        def rewards(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return net(x_c[idx]), net(x_r[idx])
+
+    else:
+        side_p = SideTable(encoder, prompts)
+        # row i: pair i's chosen response, row n + i: its rejected one
+        pairs = zip([*prompts, *prompts], [*chosen, *rejected], strict=True)
+        stripped = [strip_restatement(p, r) for p, r in pairs]
+        side_r = SideTable(response_encoder, stripped)
+        n = len(prompts)
+        net = BradleyTerryNet(encoder.dim + response_encoder.dim, cfg.hidden)
+        first = net.mlp[0]
+        assert isinstance(first, nn.Linear)
+
+        def rewards(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            w = first.weight
+            h = side_p.layer(idx, w[:, : encoder.dim]) + first.bias  # once for both responses
+            w_r = w[:, encoder.dim :]
+            return net.head(h + side_r.layer(idx, w_r)), net.head(h + side_r.layer(idx + n, w_r))
+
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     generator = torch.Generator().manual_seed(cfg.seed)
 
     def evaluate(idx: torch.Tensor) -> tuple[float, float]:
         """(Bradley-Terry loss, pairwise accuracy) on the pairs ``idx``."""
         with torch.no_grad():
-            diff = net(x_c[idx]) - net(x_r[idx])
+            diff = torch.cat([torch.sub(*rewards(chunk)) for chunk in idx.split(8192)])
             loss = -nn.functional.logsigmoid(diff - cfg.margin).mean()
             return float(loss), float((diff > 0).float().mean())
 
     def batch_loss(batch: torch.Tensor) -> torch.Tensor:
-        r_c, r_r = net(x_c[batch]), net(x_r[batch])
+        r_c, r_r = rewards(batch)
         loss = -nn.functional.logsigmoid(r_c - r_r - cfg.margin).mean()
         return loss + cfg.centering * ((r_c + r_r) ** 2).mean()
 
     history = fit(net, optimizer, generator, train_idx, val_idx, batch_loss, evaluate, cfg,
                   desc="Bradley-Terry", progress=progress)  # fmt: skip
     net.eval()
+    encoders = ("encoder", "dim", "response_encoder", "response_dim", "response_options", "hidden")
     meta = {
         "training": {
-            **{k: v for k, v in asdict(cfg).items() if k not in ("encoder", "dim", "hidden")},
+            **{k: v for k, v in asdict(cfg).items() if k not in encoders},
             "data_sha256": _data_hash(prompts, chosen, rejected),
             "pairs": len(prompts),
             "best_epoch": history.best_epoch + 1,  # counted from 1, as printed
@@ -212,4 +306,5 @@ def train_bradley_terry(
         }
     }
     weights = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
-    return BradleyTerryRewardModel.from_weights(weights, encoder, meta), history
+    model = BradleyTerryRewardModel.from_weights(weights, encoder, meta, response_encoder)
+    return model, history

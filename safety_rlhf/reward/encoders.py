@@ -88,6 +88,9 @@ class HashingEncoder(TextEncoder):
 
     :param dim: number of hash buckets (the vector size), default 1024.
     :param ngram_range: word n-gram sizes, default unigrams and bigrams.
+    :param norm: ``"l2"`` (default) scales each text's vector to unit length; ``None``
+        keeps the raw counts, which also tell how long a text is and how often it repeats
+        itself (the response side of ``learned-text`` reads them).
 
     >>> enc = HashingEncoder(dim=64)
     >>> x = enc.encode(["How do I kill a Python process?"])
@@ -101,7 +104,9 @@ class HashingEncoder(TextEncoder):
     #: and the env's cached table grows with it (prompts x dim x 4 bytes).
     MAX_DIM = 8192
 
-    def __init__(self, dim: int = 1024, ngram_range: tuple[int, int] = (1, 2)) -> None:
+    def __init__(
+        self, dim: int = 1024, ngram_range: tuple[int, int] = (1, 2), norm: str | None = "l2"
+    ) -> None:
         if (
             isinstance(dim, bool)
             or not isinstance(dim, int | np.integer)
@@ -118,6 +123,9 @@ class HashingEncoder(TextEncoder):
                 f"HashingEncoder: ngram_range must be (low, high) with 1 <= low <= high, "
                 f"got {ngram_range!r}"
             )
+        if norm not in ("l2", None):
+            raise ValueError(f"HashingEncoder: norm must be 'l2' or None, got {norm!r}")
+        self.norm = norm
 
     @property
     def low(self) -> float:
@@ -125,7 +133,7 @@ class HashingEncoder(TextEncoder):
 
     @property
     def high(self) -> float:
-        return 1.0
+        return 1.0 if self.norm == "l2" else np.inf
 
     def encode_sparse(self, texts: Sequence[str]) -> Any:
         """:meth:`encode` as a SciPy CSR matrix (most entries are 0), made by
@@ -135,7 +143,7 @@ class HashingEncoder(TextEncoder):
         hasher = _HASHERS.get(key)
         if hasher is None:
             hasher = _HASHERS[key] = NgramHasher(self.dim, self.ngram_range)
-        return hasher.transform(texts)
+        return hasher.transform(texts, l2=self.norm == "l2")
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not len(texts):
@@ -143,7 +151,9 @@ class HashingEncoder(TextEncoder):
         return self.encode_sparse(texts).toarray()
 
     def config(self) -> dict[str, Any]:
-        return {"name": self.name, "dim": self.dim, "ngram_range": list(self.ngram_range)}
+        config = {"name": self.name, "dim": self.dim, "ngram_range": list(self.ngram_range)}
+        # "norm" only when it is not the default, so older configs and cache keys stay valid
+        return config if self.norm == "l2" else {**config, "norm": self.norm}
 
     @property
     def cache_identity(self) -> str | None:

@@ -80,8 +80,10 @@ class NgramHasher:
         self._slow: dict[tuple[bytes, ...], int] = {}
         self._murmurhash: Any = None
 
-    def transform(self, texts: Sequence[str]) -> Any:
-        """L2-normalised n-gram counts, a float32 SciPy CSR matrix ``(len(texts), dim)``."""
+    def transform(self, texts: Sequence[str], l2: bool = True) -> Any:
+        """L2-normalised n-gram counts (``l2=False``: the counts themselves, as
+        ``HashingVectorizer(norm=None)`` gives them), a float32 SciPy CSR matrix
+        ``(len(texts), dim)``."""
         from scipy.sparse import csr_matrix
 
         per_text = [tokens(t) for t in texts]
@@ -101,9 +103,12 @@ class NgramHasher:
             cells.append(row[start] * self.dim + buckets)
         cell, count = np.unique(np.concatenate(cells), return_counts=True)
         rows = cell // self.dim
-        # L2 norm per row in float64, then float32, as sklearn's normalize does for float32
-        norm = np.sqrt(np.bincount(rows, weights=count.astype(np.float64) ** 2))
-        data = (count / norm[rows]).astype(np.float32)
+        if l2:
+            # L2 norm per row in float64, then float32, as sklearn's normalize does for float32
+            norm = np.sqrt(np.bincount(rows, weights=count.astype(np.float64) ** 2))
+            data = (count / norm[rows]).astype(np.float32)
+        else:
+            data = count.astype(np.float32)
         indptr = np.zeros(len(per_text) + 1, np.int64)
         np.cumsum(np.bincount(rows, minlength=len(per_text)), out=indptr[1:])
         return csr_matrix(
