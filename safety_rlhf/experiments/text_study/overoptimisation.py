@@ -26,6 +26,7 @@ from safety_rlhf.experiments.text_study.report import (
     settings_lines,
     wall_clock_lines,
 )
+from safety_rlhf.experiments.text_study.rm_sizes import heldout_accuracy
 from safety_rlhf.experiments.text_study.settings import StudySettings
 
 __all__ = ["COMMAND", "CurveFit", "curve_fits", "fits_table", "run_overoptimisation"]
@@ -198,7 +199,8 @@ def _size_rows(curves: Sequence[Curve], fits: Sequence[CurveFit], gold0: float) 
         cf = by_label.get(_label(c))
         pairs = "all" if c.rm_pairs is None else f"{c.rm_pairs:,}"
         rows.append([
-            pairs, "best-of-n" if c.method == "bon" else "PPO kl_coef 0",
+            pairs, heldout_accuracy(c.reward_model),
+            "best-of-n" if c.method == "bon" else "PPO kl_coef 0",
             math.nan if cf is None else cf.fit.d_peak,
             math.nan if cf is None else cf.d_best,
             math.nan if cf is None else cf.gain_best + gold0,
@@ -267,13 +269,17 @@ def _markdown(
         lines += [
             "## Reward-model size",
             "",
-            "Reward models trained on the first N text preference pairs; best-of-n and PPO "
-            "(kl_coef 0) against each (Gao et al.: better reward models over-optimise later, "
-            "i.e. larger d* and higher peak gold).",
+            "Text reward models trained with the settings and seed of the proxy on the "
+            "shipped strategy pairs plus the first N text preference pairs "
+            "(`train_text_reward_model`; 'all' is the proxy itself), with their accuracy on "
+            "the shipped held-out text pairs; best-of-n and PPO (kl_coef 0) against each "
+            "(Gao et al.: better reward models over-optimise later, i.e. larger d* and "
+            "higher peak gold). Gold is always the judge's.",
             "",
             markdown_table(
                 [
-                    "RM pairs",
+                    "RM text pairs",
+                    "RM held-out text accuracy",
                     "method",
                     "d* (fit)",
                     "d of best point",

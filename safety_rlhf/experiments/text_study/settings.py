@@ -15,7 +15,7 @@ from typing import Any
 
 from safety_rlhf.data.atomic_files import atomic_write_text
 from safety_rlhf.data.prompts import PromptSet, load_corpus
-from safety_rlhf.envs.text_env import SafetyRLHFTextEnv
+from safety_rlhf.envs.text_env import TEXT_REWARD_MODEL, SafetyRLHFTextEnv
 from safety_rlhf.experiments.text_study.ppo_curves import RunSpec
 from safety_rlhf.experiments.text_study.reference_samples import study_prompts, subset
 
@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 #: The reward model the studies optimise (the text env's default reward model).
-STUDY_REWARD_MODEL = "learned"
+STUDY_REWARD_MODEL = TEXT_REWARD_MODEL
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,8 @@ class StudySettings:
     :param kl_coefs: ``--kl-coef`` of the over-optimisation runs (seed 0).
     :param sample_kl_coefs: ``--kl-coef`` of the ``samples`` study's runs.
     :param seeds: seeds of the ``samples`` study.
-    :param rm_sizes: preference pairs of the reward models of the size study (empty: none).
+    :param rm_sizes: text preference pairs of the reward models of the size study (empty:
+        none; the study's own proxy, trained on all pairs, is the last size).
     :param imitate_reference: responses every run's start is fitted to ``pi_ref`` on
         (``None``: ``safety-rlhf train``'s default).
     :param hyperparams: PPO YAML overrides of every run.
@@ -68,7 +69,7 @@ class StudySettings:
     kl_coefs: tuple[float, ...] = (0.0, 0.01, 0.05, 0.2)
     sample_kl_coefs: tuple[float, ...] = (0.0, 0.05)
     seeds: tuple[int, ...] = (0, 1, 2)
-    rm_sizes: tuple[int, ...] = ()
+    rm_sizes: tuple[int, ...] = (1_000, 3_000, 10_000)
     imitate_reference: int | None = None
     hyperparams: dict[str, Any] = field(default_factory=dict)
     env_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -119,6 +120,7 @@ def quick_settings(runs: Path, reward_model: str | None = None) -> StudySettings
         eval_samples=1,
         kl_coefs=(0.0, 0.05),
         seeds=(0, 1),
+        rm_sizes=(),
         imitate_reference=16,
         hyperparams={"n_envs": 2, "n_steps": 32, "batch_size": 32},
         env_kwargs={"prompts": str(path)},
