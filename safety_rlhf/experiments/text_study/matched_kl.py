@@ -34,6 +34,7 @@ from safety_rlhf.experiments.text_study.report import (
     curves_csv,
     mark_out,
     markdown_table,
+    prompt_mix,
     save_figure,
     settings_lines,
     wall_clock_lines,
@@ -142,8 +143,8 @@ def _markdown(
     lines = [
         "# Who wins at the same KL: `pi_ref`, best-of-n and PPO (`SafetyRLHF-Text-v0`)",
         "",
-        f"Proxy `{s.reward_model}`; {len(data.table.prompts)} test prompts (seed "
-        f"{s.prompt_seed}). `pi_ref` sampled alone is KL 0 (exact under its {s.samples} "
+        f"Proxy `{s.reward_model}`; {prompt_mix(data.table.prompts)}, seed "
+        f"{s.prompt_seed}. `pi_ref` sampled alone is KL 0 (exact under its {s.samples} "
         "samples per prompt); best-of-n is computed exactly from those samples; PPO "
         f"({s.timesteps:,} steps, seed 0) is read at its snapshots ({s.eval_samples} sampled "
         "responses per prompt each). Each curve is interpolated linearly in KL between the "

@@ -22,6 +22,7 @@ from safety_rlhf.experiments.text_study.report import (
     curves_csv,
     mark_out,
     markdown_table,
+    prompt_mix,
     save_figure,
     settings_lines,
     wall_clock_lines,
@@ -221,14 +222,13 @@ def _markdown(
     command: str,
 ) -> str:
     s = settings
-    n_prompts = len(data.table.prompts)
     lines = [
         "# Reward over-optimisation in `SafetyRLHF-Text-v0` (after Gao et al. 2022)",
         "",
         f"Proxy reward: `{s.reward_model}`. Gold: the exact judge's gold reward. "
         f"`d = sqrt(KL(pi || pi_ref))`, KL in nats summed over the response's tokens, mean "
-        f"over prompts. Test prompts: {n_prompts} drawn from the test split with seed "
-        f"{s.prompt_seed} (`study_prompts`).",
+        f"over prompts. {prompt_mix(data.table.prompts)}, drawn from the test split with "
+        f"seed {s.prompt_seed} (`study_prompts`).",
         "",
         f"- **Best-of-n**: {s.samples} responses sampled from `pi_ref` per prompt (seed "
         f"{s.sample_seed}; {len(data.table.ids):,} distinct texts); best-of-n computed "

@@ -27,6 +27,7 @@ __all__ = [
     "fmt",
     "mark_out",
     "markdown_table",
+    "prompt_mix",
     "runs_table",
     "save_figure",
     "wall_clock_lines",
@@ -130,6 +131,18 @@ def save_figure(fig: Any, path: Path) -> Path:
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def prompt_mix(prompts: Any) -> str:
+    """``"300 test prompts (75 harmful, 201 benign: 45 look-alikes, 78 twins; 24
+    borderline)"``: what a study's prompts are."""
+    labels = list(prompts.labels)
+    benign = [c for lab, c in zip(labels, prompts.categories, strict=True) if lab == "benign"]
+    return (
+        f"{len(labels)} test prompts ({labels.count('harmful')} harmful, {len(benign)} benign: "
+        f"{benign.count('lookalike')} look-alikes, {benign.count('twin')} twins; "
+        f"{labels.count('borderline')} borderline)"
+    )
 
 
 def settings_lines(settings: Mapping[str, Any]) -> list[str]:

@@ -28,6 +28,7 @@ from safety_rlhf.experiments.text_study.report import (
     curves_csv,
     mark_out,
     markdown_table,
+    prompt_mix,
     save_figure,
     settings_lines,
     wall_clock_lines,
@@ -218,8 +219,9 @@ def _markdown(
         f"PPO on the proxy `{s.reward_model}`, `kl_coef` in "
         f"{', '.join(f'{k:g}' for k in s.sample_kl_coefs)}, seeds "
         f"{', '.join(str(x) for x in s.seeds)}, {s.timesteps:,} steps from the policy fitted "
-        f"to `pi_ref` (step 0). Every snapshot answers the {len(prompts)} study test prompts "
-        f"{s.eval_samples} times by sampling; the figures are means over those responses.",
+        f"to `pi_ref` (step 0). Every snapshot answers the study's "
+        f"{prompt_mix(prompts)} {s.eval_samples} times by sampling; the figures are means "
+        "over those responses.",
         "",
         f"![samples]({PLOT})",
         "",
