@@ -79,9 +79,9 @@ def _run(args: argparse.Namespace) -> int:
         settings = _settings(args, runs)
         argv = getattr(args, "argv", None)
         if args.study == "overoptimisation":
-            sizes = None
-            if not (args.quick or args.no_rm_sizes):
-                sizes = size_reward_models(runs / "reward_models", settings.rm_sizes)
+            if args.no_rm_sizes:
+                settings = replace(settings, rm_sizes=())
+            sizes = size_reward_models(runs / "reward_models", settings.rm_sizes)
             run_overoptimisation(out, settings, runs, sizes, argv=argv, started=started)
         elif args.study == "samples":
             run_samples(out, settings, runs, argv=argv, started=started)
