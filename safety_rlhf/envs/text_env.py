@@ -25,9 +25,10 @@ __all__ = ["DEFAULT_MAX_TOKENS", "TEXT_REWARD_MODEL", "SafetyRLHFTextEnv", "make
 
 #: The response budget (tokens, ``<eos>`` included); the registered ``max_episode_steps``.
 DEFAULT_MAX_TOKENS = 48
-#: The default reward model: the shipped Bradley-Terry model trained on preferences between
-#: written responses as well as rendered strategies.
-TEXT_REWARD_MODEL = "learned-text"
+#: The default reward model: ``learned``, the shipped Bradley-Terry model of
+#: ``SafetyRLHF-v0`` (trained on rendered strategies; it scores any text). The text reward
+#: model ``learned-text`` (trained on written responses too) is not shipped yet.
+TEXT_REWARD_MODEL = "learned"
 
 
 def make_text_setup(
@@ -142,9 +143,9 @@ class SafetyRLHFTextEnv(gym.Env[np.ndarray, np.int64]):
 
     ## Arguments
 
-    - ``reward_model="learned-text"``: any reward-model spec, callable or model (as for
-      ``SafetyRLHF-v0``); the default is the shipped Bradley-Terry model trained on
-      preferences between written responses.
+    - ``reward_model="learned"``: any reward-model spec, callable or model (as for
+      ``SafetyRLHF-v0``); the default is the strategy env's shipped Bradley-Terry model,
+      which was trained on rendered strategies only, so written text can exploit it.
     - ``split``, ``prompts``, ``label_map``, ``encoder``, ``obs_dim``, ``cost_model``: as
       for ``SafetyRLHF-v0``.
     - ``max_tokens=48``: the response budget (tokens, ``<eos>`` included).

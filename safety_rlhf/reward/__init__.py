@@ -1,6 +1,6 @@
 """Reward models: one batched interface, a registry, and the built-in models.
 
-``make_reward_model(spec)`` turns a name (``"learned"``, ``"learned-text"``, ``"rule"``,
+``make_reward_model(spec)`` turns a name (``"learned"``, ``"rule"``,
 ``"gold"``, ``"constitution"``), ``"name:argument"`` (``"bradley-terry:PATH"``, ``"hf:PATH"``,
 ``"composite:learned=1.0,rule=0.5"``), ``"package.module:object"``, a callable or an
 instance into a :class:`RewardModel`; ``make_cost_model(spec)`` does the same for cost
