@@ -38,6 +38,7 @@ from stable_baselines3 import PPO
 import safety_rlhf  # noqa: F401  (registers the env ids)
 from safety_rlhf.agents.algorithms import load_hyperparams
 from safety_rlhf.agents.native_vec_env import make_native_vec_env
+from safety_rlhf.envs.text_env import TEXT_REWARD_MODEL
 from safety_rlhf.task.reference_lm import ReferenceLM
 from safety_rlhf.task.reference_policy import reference_probs
 
@@ -175,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     vec = vector_steps(kwargs, n, args.vector_steps, args.repeats, args.seed)
     cart_vec = cartpole_vector_steps(n, args.vector_steps * 10, args.repeats, args.seed)
     seconds, share = ppo_share(kwargs, args.ppo_steps, args.seed)
-    reward = args.reward_model or "the env's default (learned-text)"
+    reward = args.reward_model or f"the env's default ({TEXT_REWARD_MODEL})"
     print(f"{machine_line()}; reward model: {reward}\n")
     print(
         markdown_table(
