@@ -88,3 +88,5 @@ def gymnasium_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     while cls.__name__ != "TimeLimit" or cls.__module__.startswith("rl_zoo3"):
         cls = cls.__mro__[1]
     monkeypatch.setattr(gymnasium.wrappers, "TimeLimit", cls)
+    # and where pickle looks the class up by its module and name
+    monkeypatch.setattr(gymnasium.wrappers.common, "TimeLimit", cls)

@@ -99,3 +99,26 @@ def test_a_model_file_that_unpacks_too_large_is_refused(
     assert path.stat().st_size < 1_000
     with pytest.raises(ValueError, match=r"bomb\.zip: unpacks to 50,\d{3} bytes, more than"):
         load_model(PPO, path)
+
+
+def test_getattr_in_a_pickle_reaches_only_members_of_allowed_enums() -> None:
+    import collections
+    import pickle
+
+    from stable_baselines3.common.type_aliases import TrainFrequencyUnit
+
+    from safety_rlhf.agents.safe_load import ALLOWED, UnsafeModelFileError, _AllowListUnpickler
+
+    class Member:  # pickles as getattr(TrainFrequencyUnit, "STEP"), as some Pythons do
+        def __reduce__(self) -> tuple:
+            return (getattr, (TrainFrequencyUnit, "STEP"))
+
+    class Method:  # getattr on an allowed class that is not an enum: refused
+        def __reduce__(self) -> tuple:
+            return (getattr, (collections.OrderedDict, "fromkeys"))
+
+    allowed = set(ALLOWED) | {("stable_baselines3.common.type_aliases", "TrainFrequencyUnit")}
+    got = _AllowListUnpickler(pickle.dumps(Member()), allowed).load()
+    assert got is TrainFrequencyUnit.STEP
+    with pytest.raises(UnsafeModelFileError, match="getattr"):
+        _AllowListUnpickler(pickle.dumps(Method()), allowed).load()

@@ -17,6 +17,7 @@ run. The unpickled entries go to SB3 as ``custom_objects``, so SB3 unpickles not
 from __future__ import annotations
 
 import base64
+import enum
 import io
 import json
 import os
@@ -101,9 +102,20 @@ class _AllowListUnpickler(pickle.Unpickler):
         self.allowed = allowed
 
     def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("builtins", "getattr"):
+            # some Python versions pickle an enum member as getattr(EnumClass, "NAME"):
+            # allowed only for a member of an enum class that itself passed the allow-list
+            return _enum_member
         if (module, name) not in self.allowed:
             raise UnsafeModelFileError(f"{module}.{name}")
         return super().find_class(module, name)
+
+
+def _enum_member(cls: Any, name: Any) -> Any:
+    """``getattr(cls, name)`` for a member ``name`` of the enum class ``cls`` only."""
+    if isinstance(cls, enum.EnumMeta) and isinstance(name, str) and name in cls.__members__:
+        return cls.__members__[name]
+    raise UnsafeModelFileError(f"builtins.getattr on {cls!r}")
 
 
 #: The most a model file may unpack to, in bytes: SB3 model files of this package's
