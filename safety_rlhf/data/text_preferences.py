@@ -78,14 +78,18 @@ from safety_rlhf.data.simulated_annotator import (
 )
 from safety_rlhf.task.reference_lm import ReferenceLM
 from safety_rlhf.task.reference_policy import reference_probs
-from safety_rlhf.task.response_grammar import APOLOGY_WORDS, CAUTION_WORDS, detokenize
+from safety_rlhf.task.response_grammar import APOLOGY_WORDS, CAUTION_WORDS, EOS, detokenize
 from safety_rlhf.task.strategies import Strategy
 from safety_rlhf.task.text_judge import Verdict, judge
 
 __all__ = [
+    "CAREFUL_WORDS",
+    "DEGENERATE",
     "SHIPPED_TEXT_CONFIG",
     "TextPreferenceConfig",
     "TextSample",
+    "annotated_pairs",
+    "gold_pairs",
     "gold_text_preferences",
     "make_text_preference_files",
     "sample_responses",
@@ -144,6 +148,16 @@ class TextSample:
     text: str
     verdict: Verdict
 
+    @classmethod
+    def from_ids(
+        cls, ids: Sequence[int] | np.ndarray, prompt: str, label: str | None
+    ) -> TextSample:
+        """The sample of the tokens ``ids`` (anything from the first ``<eos>`` on dropped)
+        answering ``prompt``, judged for the gold ``label``."""
+        tokens = tuple(int(t) for t in ids)
+        tokens = tokens[: tokens.index(EOS)] if EOS in tokens else tokens
+        return cls(tokens, detokenize(tokens, prompt), judge(tokens, label))
+
     @property
     def column(self) -> str:
         """The judge's gold-table column: a strategy slug, or ``"degenerate"``."""
@@ -181,16 +195,12 @@ def sample_responses(
     ids, lengths = ReferenceLM.default().sample(priors, rng, max_tokens=config.max_tokens)
     out: list[list[TextSample]] = []
     for i, (prompt, label) in enumerate(zip(prompt_set.prompts, prompt_set.labels, strict=True)):
-        samples = []
-        for row in range(i * k, (i + 1) * k):
-            tokens = tuple(int(t) for t in ids[row, : lengths[row]])
-            tokens = tokens[: tokens.index(0)] if 0 in tokens else tokens  # drop the <eos>
-            samples.append(TextSample(tokens, detokenize(tokens, prompt), judge(tokens, label)))
-        out.append(samples)
+        rows = range(i * k, (i + 1) * k)
+        out.append([TextSample.from_ids(ids[row, : lengths[row]], prompt, label) for row in rows])
     return out
 
 
-def _distinct(samples: list[TextSample]) -> list[TextSample]:
+def _distinct(samples: Sequence[TextSample]) -> list[TextSample]:
     """The samples with different non-empty texts, first occurrences, in order (an empty
     response, ``<eos>`` sampled first, cannot be a preference record)."""
     seen: dict[str, TextSample] = {}
@@ -216,23 +226,22 @@ def _record(
     }
 
 
-def simulate_text_preferences(
-    prompt_set: PromptSet, config: TextPreferenceConfig = SHIPPED_TEXT_CONFIG
-) -> list[dict[str, Any]]:
-    """Training records: sampled texts judged by the simulated annotator (module docstring).
+def annotated_pairs(
+    prompt_set: PromptSet,
+    samples: Sequence[Sequence[TextSample]],
+    config: TextPreferenceConfig,
+    rng: np.random.Generator,
+) -> list[list[dict[str, Any]]]:
+    """The simulated annotator's records for given samples, per prompt, in prompt order.
 
-    Per prompt, in order: up to ``config.pairs_per_prompt`` distinct unordered pairs of its
-    different sampled texts, without replacement, each in a random order and answered once;
-    then the prompts are put in a random order, each prompt's pairs kept together.
-    Deterministic for ``config.seed``.
-
-    :raises ValueError: if a prompt has no gold label.
+    For prompt ``i``: up to ``config.pairs_per_prompt`` distinct unordered pairs of its
+    different non-empty texts (``samples[i]``), drawn without replacement, each shown in a
+    random order and answered once (:func:`annotator_utility`, :func:`annotator_choice`).
     """
-    rng = np.random.default_rng(config.seed)
     annotator = config.annotator
     per_prompt: list[list[dict[str, Any]]] = []
-    for i, samples in enumerate(sample_responses(prompt_set, config, rng)):
-        texts = _distinct(samples)
+    for i, row in enumerate(samples):
+        texts = _distinct(row)
         pairs = list(itertools.combinations(range(len(texts)), 2))
         utility = [
             annotator_utility(
@@ -251,36 +260,61 @@ def simulate_text_preferences(
                 a, b = b, a
             records.append(_record(prompt_set, i, k, texts[a], texts[b], flipped))
         per_prompt.append(records)
-    return [r for i in rng.permutation(len(per_prompt)).tolist() for r in per_prompt[i]]
+    return per_prompt
 
 
-def gold_text_preferences(
-    prompt_set: PromptSet, config: TextPreferenceConfig = SHIPPED_TEXT_CONFIG
+def gold_pairs(
+    prompt_set: PromptSet,
+    samples: Sequence[Sequence[TextSample]],
+    config: TextPreferenceConfig,
+    rng: np.random.Generator,
 ) -> list[dict[str, Any]]:
-    """Evaluation records: sampled texts, the higher gold reward chosen (no bias, no noise).
-
-    Per prompt: up to ``config.test_pairs_per_prompt`` pairs, drawn without replacement
-    among the pairs of different texts whose gold rewards differ, in prompt order.
-    Deterministic for ``config.seed``.
-
-    :raises ValueError: if a prompt has no gold label.
+    """Gold records for given samples, in prompt order: for prompt ``i``, up to
+    ``config.test_pairs_per_prompt`` pairs drawn without replacement among the pairs of its
+    different non-empty texts whose gold rewards differ; the higher gold reward is chosen.
     """
-    rng = np.random.default_rng(config.seed)
     records: list[dict[str, Any]] = []
-    for i, samples in enumerate(sample_responses(prompt_set, config, rng)):
-        texts = _distinct(samples)
+    for i, row in enumerate(samples):
+        texts = _distinct(row)
         gold = [s.verdict.gold_reward for s in texts]
         pairs = [
             (a, b) for a, b in itertools.combinations(range(len(texts)), 2) if gold[a] != gold[b]
         ]
-        if not pairs:
-            continue
         size = min(config.test_pairs_per_prompt, len(pairs))
         for k, pick in enumerate(rng.choice(len(pairs), size=size, replace=False).tolist()):
             a, b = pairs[pick]
             chosen, rejected = (a, b) if gold[a] > gold[b] else (b, a)
             records.append(_record(prompt_set, i, k, texts[chosen], texts[rejected], False))
     return records
+
+
+def simulate_text_preferences(
+    prompt_set: PromptSet, config: TextPreferenceConfig = SHIPPED_TEXT_CONFIG
+) -> list[dict[str, Any]]:
+    """Training records: sampled texts judged by the simulated annotator (module docstring).
+
+    :func:`sample_responses`, then :func:`annotated_pairs`, then the prompts in a random
+    order, each prompt's pairs kept together; one ``default_rng(config.seed)`` throughout.
+
+    :raises ValueError: if a prompt has no gold label.
+    """
+    rng = np.random.default_rng(config.seed)
+    samples = sample_responses(prompt_set, config, rng)
+    per_prompt = annotated_pairs(prompt_set, samples, config, rng)
+    return [r for i in rng.permutation(len(per_prompt)).tolist() for r in per_prompt[i]]
+
+
+def gold_text_preferences(
+    prompt_set: PromptSet, config: TextPreferenceConfig = SHIPPED_TEXT_CONFIG
+) -> list[dict[str, Any]]:
+    """Evaluation records: sampled texts, the higher gold reward chosen, no bias, no noise,
+    ties dropped (:func:`sample_responses`, then :func:`gold_pairs`; one
+    ``default_rng(config.seed)``).
+
+    :raises ValueError: if a prompt has no gold label.
+    """
+    rng = np.random.default_rng(config.seed)
+    return gold_pairs(prompt_set, sample_responses(prompt_set, config, rng), config, rng)
 
 
 def _shipped_records(

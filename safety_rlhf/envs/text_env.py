@@ -25,10 +25,9 @@ __all__ = ["DEFAULT_MAX_TOKENS", "TEXT_REWARD_MODEL", "SafetyRLHFTextEnv", "make
 
 #: The response budget (tokens, ``<eos>`` included); the registered ``max_episode_steps``.
 DEFAULT_MAX_TOKENS = 48
-#: The default reward model: ``learned``, the shipped Bradley-Terry model of
-#: ``SafetyRLHF-v0`` (trained on rendered strategies; it scores any text). The text reward
-#: model ``learned-text`` (trained on written responses too) is not shipped yet.
-TEXT_REWARD_MODEL = "learned"
+#: The default reward model: ``learned-text``, the shipped Bradley-Terry model trained on
+#: rendered strategies and on sampled free text (:mod:`safety_rlhf.reward.text_reward_model`).
+TEXT_REWARD_MODEL = "learned-text"
 
 
 def make_text_setup(

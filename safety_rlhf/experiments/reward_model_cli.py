@@ -124,10 +124,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--response-encoder",
-        choices=("hashing", "minilm"),
+        choices=("hashing", "minilm", "phrases"),
         default=None,
         help=f"text encoder of the response ({default('response_encoder')}; "
-        "learned-text's hashing keeps raw counts)",
+        "phrases: the response language's phrase counts, for text-env responses)",
     )
     p.add_argument(
         "--response-dim",

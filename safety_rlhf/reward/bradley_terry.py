@@ -17,7 +17,7 @@ A checkpoint is a folder with ``model.safetensors`` (weights) and ``config.json`
 names and parameters, architecture, training settings and the SHA-256 of the training
 data; see :mod:`safety_rlhf.reward.bradley_terry_checkpoint`). The response may be read
 with another encoder than the prompt (``response_encoder``: ``learned-text`` reads the
-prompt with MiniLM and the response with ``hashing``, see
+prompt with MiniLM and the response with ``phrases``, see
 :mod:`safety_rlhf.reward.text_reward_model`). ``make_reward_model("bradley-terry:PATH")``
 loads one; ``"learned"`` is the checkpoint shipped with the package, trained on the shipped
 preferences.

@@ -20,6 +20,7 @@ every process and on every machine; Python's salted ``hash()`` is never used.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from abc import ABC, abstractmethod
@@ -37,11 +38,14 @@ from safety_rlhf.data.embedding_table import (
     quantize,
 )
 from safety_rlhf.reward.hashing import NgramHasher
+from safety_rlhf.task.phrase_features import FEATURE_DIM, phrase_features
+from safety_rlhf.task.tokenizer import tokenize
 
 __all__ = [
     "MODEL_PACKAGE",
     "HashingEncoder",
     "MiniLMEncoder",
+    "PhraseEncoder",
     "TextEncoder",
     "make_encoder",
 ]
@@ -90,7 +94,7 @@ class HashingEncoder(TextEncoder):
     :param ngram_range: word n-gram sizes, default unigrams and bigrams.
     :param norm: ``"l2"`` (default) scales each text's vector to unit length; ``None``
         keeps the raw counts, which also tell how long a text is and how often it repeats
-        itself (the response side of ``learned-text`` reads them).
+        itself.
 
     >>> enc = HashingEncoder(dim=64)
     >>> x = enc.encode(["How do I kill a Python process?"])
@@ -315,7 +319,54 @@ def _versioned(config: dict[str, Any], package: str) -> str:
     return json.dumps({**config, package: package_version(package)}, sort_keys=True)
 
 
-_ENCODERS: dict[str, type[TextEncoder]] = {"hashing": HashingEncoder, "minilm": MiniLMEncoder}
+@functools.lru_cache(maxsize=1 << 16)
+def _phrase_vector(text: str) -> np.ndarray:
+    # The restated prompt that strip_restatement cut out leaves '" "': read it as <request>.
+    vector = phrase_features(tokenize(text.replace('" "', '""'), prompt=""))
+    vector.flags.writeable = False
+    return vector
+
+
+class PhraseEncoder(TextEncoder):
+    """A response read through the response language's phrase inventory
+    (:func:`~safety_rlhf.task.phrase_features.phrase_features`: phrase counts,
+    unrecognised tokens, content kinds present, junk share, length), for texts of the text
+    env; the response side of ``learned-text``. Texts are tokenised with
+    :func:`~safety_rlhf.task.tokenizer.tokenize`; a quoted ``" "`` (the restated prompt, cut
+    out before the response is encoded) reads as ``<request>``. The last 65,536 distinct
+    texts are memoised in the process.
+
+    :param dim: must be the feature count (accepted so every encoder takes ``dim``).
+
+    >>> PhraseEncoder().encode(["Sure, step 1: get everything you need ready."]).shape
+    (1, 165)
+    """
+
+    name = "phrases"
+
+    def __init__(self, dim: int | None = None) -> None:
+        if dim is not None and int(dim) != FEATURE_DIM:
+            raise ValueError(
+                f"PhraseEncoder: the phrase features have {FEATURE_DIM} dims, not {dim}"
+            )
+        self.dim = FEATURE_DIM
+
+    @property
+    def low(self) -> float:
+        return 0.0
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            out[i] = _phrase_vector(text)
+        return out
+
+
+_ENCODERS: dict[str, type[TextEncoder]] = {
+    "hashing": HashingEncoder,
+    "minilm": MiniLMEncoder,
+    "phrases": PhraseEncoder,
+}
 
 
 def make_encoder(spec: str | TextEncoder = "minilm", **kwargs: Any) -> TextEncoder:

@@ -3,7 +3,7 @@
 A pair becomes two vectors: the prompt's, from the model's prompt encoder, and the
 response's with any verbatim restatement of the prompt removed (:func:`strip_restatement`),
 from its response encoder (the same encoder unless the checkpoint names another one, as
-``learned-text`` does: MiniLM for the prompt, ``hashing`` for the response). The MLP's first
+``learned-text`` does: MiniLM for the prompt, ``phrases`` for the response). The MLP's first
 layer is linear, so it is computed side by side, ``h = enc_p(prompt) @ W_p +
 enc_r(response) @ W_r + b`` (:func:`first_layer`): each distinct text is encoded and
 multiplied once per batch, and a sparse encoder (``hashing``) multiplies only its non-zero
@@ -23,9 +23,13 @@ __all__ = ["first_layer", "is_sparse", "pair_features", "strip_restatement"]
 
 
 def strip_restatement(prompt: str, response: str) -> str:
-    """``response`` without the prompt's text, where the response restates it verbatim."""
+    """``response`` without the prompt's text, where the response restates it verbatim
+    (whitespace-normalised, and also as the text env writes ``<request>``: with each double
+    quote of the prompt written as a single quote)."""
     request = " ".join(prompt.split())
-    return response.replace(request, " ") if request else response
+    if not request:
+        return response
+    return response.replace(request, " ").replace(request.replace('"', "'"), " ")
 
 
 def is_sparse(encoder: TextEncoder) -> bool:

@@ -1,5 +1,4 @@
-"""``learned-text``'s recipe: the Bradley-Terry reward model of free text (not shipped yet:
-train it with ``safety-rlhf reward-model train --text --out DIR``, use ``bradley-terry:DIR``).
+"""``learned-text``: the Bradley-Terry reward model of free text, and the text env's default.
 
 ``SafetyRLHF-Text-v0`` pays, at the end of every episode, a reward model's score of the
 text the policy wrote: new text at every episode, so scoring must be fast, and text that no
@@ -8,11 +7,11 @@ Bradley-Terry model of :mod:`safety_rlhf.reward.bradley_terry` with
 
 * the prompt read by MiniLM (as ``learned`` reads it: the shipped table covers the corpus,
   other prompts are embedded once and cached),
-* the response, without the restated prompt, read by the ``hashing`` encoder with raw
-  counts (:data:`TEXT_CONFIG`: word and word-bigram counts, not L2-normalised, so that the
-  model sees how long a response is and whether it repeats itself), through a sparse first
-  layer: a fresh response costs a few microseconds of hashing and a few hundred
-  multiply-adds per non-zero feature,
+* the response, without the restated prompt, read by the ``phrases`` encoder
+  (:class:`~safety_rlhf.reward.encoders.PhraseEncoder`: how often each phrase of the
+  response language occurs, unrecognised tokens, which content kinds are present, the junk
+  share and the length; what they are worth, and for which prompt, is learned from the
+  pairs alone): a fresh response costs a parse of at most 48 tokens,
 
 trained on the shipped strategy preference pairs *plus* the shipped text preference pairs
 (:mod:`safety_rlhf.data.text_preferences`: responses sampled from the text env's ``pi_ref``,
@@ -36,6 +35,7 @@ from safety_rlhf.reward.diagnostics import (
     preference_columns,
     prompt_groups,
 )
+from safety_rlhf.reward.registry import register_reward_model
 
 __all__ = [
     "LEARNED_TEXT_PATH",
@@ -49,20 +49,17 @@ __all__ = [
 LEARNED_TEXT_PATH = Path(__file__).with_name("checkpoints") / "learned-text"
 
 #: The settings of ``learned-text`` (``safety-rlhf reward-model train --text``): MiniLM
-#: prompts, raw hashed word and bigram counts of the response (4,096 buckets), a
-#: (256, 64) MLP; the other settings are ``learned``'s.
+#: prompts, the response's phrase features (``phrases``), a (512, 128) MLP, at most 30
+#: epochs; the other settings are ``learned``'s.
 TEXT_CONFIG = BradleyTerryConfig(
     encoder="minilm",
-    response_encoder="hashing",
-    response_dim=4096,
-    response_options={"norm": None},
-    hidden=(256, 64),
+    response_encoder="phrases",
+    hidden=(512, 128),
+    epochs=30,
 )
 
 
-# Not registered as "learned-text" yet: its checkpoint is not shipped (training it took
-# more than this session had). Train one with ``safety-rlhf reward-model train --text --out
-# DIR`` and use it as ``bradley-terry:DIR``.
+@register_reward_model("learned-text")
 class LearnedTextRewardModel(BradleyTerryRewardModel):
     """The text reward model shipped with the package (module docstring); scores the
     rendered strategies and free text alike.
