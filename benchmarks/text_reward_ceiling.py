@@ -15,16 +15,19 @@ held-out pairs:
   labels, seed 0): roughly what the best reward model that reads prompts through MiniLM
   and copies the annotator can reach;
 - ``gold, label read from the prompt``: the same without the annotator's biases;
-- ``learned-text``: the shipped model.
+- the reward models named by ``--models`` (default ``learned-text``, the shipped text
+  model; ``learned``, the strategy env's, embeds every response with MiniLM: minutes).
 
 Responses are tokenised against their prompt and judged for every label with the gold judge
 (:func:`~safety_rlhf.task.text_judge.judge`). Run (about 15 s)::
 
     python benchmarks/text_reward_ceiling.py
+    python benchmarks/text_reward_ceiling.py --models learned-text learned
 """
 
 from __future__ import annotations
 
+import argparse
 import warnings
 
 import numpy as np
@@ -56,6 +59,9 @@ def utilities(prompt: str, text: str, biased: bool) -> np.ndarray:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", default=["learned-text"], help="reward models")
+    args = parser.parse_args()
     encoder = MiniLMEncoder()
     train = load_corpus("train")
     corpora = [load_corpus(s) for s in ("train", "test", "jailbreak")]
@@ -70,8 +76,6 @@ def main() -> None:
     posterior = clf.predict_proba(encoder.encode(pairs.prompts))[:, order]
     truth = np.array([LABELS.index(labels[p]) for p in pairs.prompts])
     onehot = np.eye(len(LABELS))[truth]
-    scores = make_reward_model("learned-text")
-    rm = scores.score(pairs.prompts, pairs.chosen) > scores.score(pairs.prompts, pairs.rejected)
     wins: dict[str, list[bool]] = {}
     for biased, weights, name in (
         (True, onehot, "annotator, gold label known"),
@@ -82,7 +86,10 @@ def main() -> None:
             float(w @ utilities(p, c, biased)) > float(w @ utilities(p, r, biased))
             for w, p, c, r in zip(weights, pairs.prompts, pairs.chosen, pairs.rejected, strict=True)
         ]
-    wins["learned-text"] = rm.tolist()
+    for spec in args.models:
+        model = make_reward_model(spec)
+        chosen, rejected = (model.score(pairs.prompts, r) for r in (pairs.chosen, pairs.rejected))
+        wins[spec] = (chosen > rejected).tolist()
     names = sorted(set(groups))
     rows = []
     for name, won in wins.items():

@@ -14,7 +14,7 @@ from gymnasium import spaces
 from safety_rlhf.data.prompts import PromptSet, load_prompts
 from safety_rlhf.envs.prompt_stream import PromptStream
 from safety_rlhf.envs.prompt_tables import PromptTables, build_prompt_tables
-from safety_rlhf.envs.text_image import text_to_rgb
+from safety_rlhf.envs.text_image import render_frame
 from safety_rlhf.reward.base import RewardModel, ScoreFn
 from safety_rlhf.reward.cost import make_cost_model
 from safety_rlhf.reward.encoders import TextEncoder, make_encoder
@@ -280,17 +280,7 @@ class SafetyRLHFEnv(gym.Env[np.ndarray, np.int64]):
         return np.ones(_N_ACTIONS, dtype=bool)
 
     def render(self) -> str | np.ndarray | None:
-        if self.render_mode is None:
-            return None
-        if self.render_mode not in self.metadata["render_modes"]:
-            # Accepted at construction (as Gymnasium's make does, with a warning), refused
-            # here, where it would matter.
-            raise ValueError(
-                f"render_mode={self.render_mode!r} is not supported by {type(self).__name__}; "
-                f"use one of {self.metadata['render_modes']}"
-            )
-        text = self._render_text()
-        return text if self.render_mode == "ansi" else text_to_rgb(text)
+        return render_frame(self, self._render_text)
 
     def _render_text(self) -> str:
         if self._last is not None:

@@ -14,7 +14,7 @@ from gymnasium import spaces
 from safety_rlhf.data.prompts import PromptSet, load_prompts
 from safety_rlhf.envs.prompt_stream import PromptStream
 from safety_rlhf.envs.text_episodes import TextEpisodes, TextSetup
-from safety_rlhf.envs.text_image import text_to_rgb
+from safety_rlhf.envs.text_image import render_frame
 from safety_rlhf.reward.base import RewardModel, ScoreFn
 from safety_rlhf.reward.cost import make_cost_model
 from safety_rlhf.reward.encoders import TextEncoder, make_encoder
@@ -259,15 +259,7 @@ class SafetyRLHFTextEnv(gym.Env[np.ndarray, np.int64]):
         return self._episodes.action_masks()[0]
 
     def render(self) -> str | np.ndarray | None:
-        if self.render_mode is None:
-            return None
-        if self.render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode={self.render_mode!r} is not supported by {type(self).__name__}; "
-                f"use one of {self.metadata['render_modes']}"
-            )
-        text = self._render_text()
-        return text if self.render_mode == "ansi" else text_to_rgb(text)
+        return render_frame(self, self._render_text)
 
     def _render_text(self) -> str:
         if self._last is not None:

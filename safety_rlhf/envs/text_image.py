@@ -9,11 +9,13 @@ into a frame of fixed size, so that video recorders (Gymnasium's ``RecordVideo``
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["FRAME_SHAPE", "text_to_rgb"]
+__all__ = ["FRAME_SHAPE", "render_frame", "text_to_rgb"]
 
 #: ``(height, width, 3)`` of every frame.
 FRAME_SHAPE = (180, 640, 3)
@@ -43,3 +45,22 @@ def text_to_rgb(text: str) -> np.ndarray:
     for row, line in enumerate(lines):
         draw.text((_MARGIN, _MARGIN + row * _LINE_HEIGHT), line, fill="black", font=_FONT)
     return np.asarray(image, dtype=np.uint8).copy()
+
+
+def render_frame(env: Any, text: Callable[[], str]) -> str | np.ndarray | None:
+    """``env.render()`` of a text-only env: ``None`` without a render mode, the text of
+    ``text()`` for ``"ansi"``, that text drawn by :func:`text_to_rgb` for ``"rgb_array"``.
+
+    :raises ValueError: for a render mode the env does not list in its metadata (accepted at
+        construction, as Gymnasium's ``make`` does with a warning, and refused here, where it
+        would matter).
+    """
+    mode = env.render_mode
+    if mode is None:
+        return None
+    if mode not in env.metadata["render_modes"]:
+        raise ValueError(
+            f"render_mode={mode!r} is not supported by {type(env).__name__}; "
+            f"use one of {env.metadata['render_modes']}"
+        )
+    return text() if mode == "ansi" else text_to_rgb(text())
