@@ -14,7 +14,10 @@ A new generator (``reset(seed=...)``, or assigning ``env.np_random``) starts a n
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from gymnasium.utils import seeding
 
 __all__ = ["BLOCK", "BatchPromptStream", "PromptStream"]
 
@@ -87,3 +90,49 @@ class BatchPromptStream:
         for row in rows.tolist():  # all rows at once every BLOCK steps, when in step
             self._blocks[row] = self.rngs[row].integers(self.n_prompts, size=BLOCK)
             self._pos[row] = 0
+
+    def reset_rows(
+        self,
+        seed: int | list[int | None] | None,
+        options: dict[str, Any] | None,
+        was_reset: np.ndarray,
+    ) -> np.ndarray:
+        """The vector envs' ``reset(seed=, options=)``: which environments reset, and new
+        generators for them where a seed is given or where they were never reset.
+
+        :param seed: an int ``s`` seeds environment ``i`` with ``s + i``; a list gives one seed
+            (or ``None``) per environment; ``None`` keeps the generators.
+        :param options: ``{"reset_mask": bool array (n,)}`` to reset some only.
+        :param was_reset: bool ``(n,)``: the environments reset before.
+        :return: the bool mask of the environments to reset.
+        :raises ValueError: for a mask that is not a bool array of shape ``(n,)`` with a
+            True, or a list of seeds of another length.
+        """
+        n = len(self.rngs)
+        mask = (options or {}).get("reset_mask")
+        mask = np.ones(n, dtype=bool) if mask is None else np.asarray(mask)
+        if mask.shape != (n,) or mask.dtype != np.bool_ or not mask.any():
+            raise ValueError(
+                f"options['reset_mask'] must be a bool array of shape ({n},) with at least "
+                f"one True, got {mask!r}"
+            )
+        if seed is None:
+            seeds: list[int | None] = [None] * n
+        elif isinstance(seed, int | np.integer):
+            seeds = [int(seed) + i for i in range(n)]
+        else:
+            seeds = list(seed)
+            if len(seeds) != n:
+                raise ValueError(
+                    f"seed: got {len(seeds)} seeds for num_envs={n}; "
+                    "give an int, None or one seed per sub-environment"
+                )
+        new = [
+            (row, seeds[row])
+            for row in np.flatnonzero(mask).tolist()
+            if seeds[row] is not None or not was_reset[row]
+        ]
+        if new:
+            rows = np.array([row for row, _ in new], dtype=np.int64)
+            self.reseed(rows, [seeding.np_random(s)[0] for _, s in new])
+        return mask

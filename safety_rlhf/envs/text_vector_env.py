@@ -123,35 +123,8 @@ class SafetyRLHFTextVectorEnv(VectorEnv):
             one seed (or ``None``) per sub-environment; ``None`` keeps the generators.
         :param options: ``{"reset_mask": bool array (num_envs,)}`` to reset some only.
         """
-        mask = (options or {}).get("reset_mask")
-        if mask is None:
-            mask = np.ones(self.num_envs, dtype=bool)
-        mask = np.asarray(mask)
-        if mask.shape != (self.num_envs,) or mask.dtype != np.bool_ or not mask.any():
-            raise ValueError(
-                f"options['reset_mask'] must be a bool array of shape ({self.num_envs},) "
-                f"with at least one True, got {mask!r}"
-            )
-        if seed is None:
-            seeds: list[int | None] = [None] * self.num_envs
-        elif isinstance(seed, int | np.integer):
-            seeds = [int(seed) + i for i in range(self.num_envs)]
-        else:
-            seeds = list(seed)
-            if len(seeds) != self.num_envs:
-                raise ValueError(
-                    f"seed: got {len(seeds)} seeds for num_envs={self.num_envs}; "
-                    "give an int, None or one seed per sub-environment"
-                )
+        mask = self._stream.reset_rows(seed, options, self._was_reset)
         rows = np.flatnonzero(mask)
-        new = [
-            (r, seeds[r]) for r in rows.tolist() if seeds[r] is not None or not self._was_reset[r]
-        ]
-        if new:
-            self._stream.reseed(
-                np.array([r for r, _ in new], dtype=np.int64),
-                [seeding.np_random(s)[0] for _, s in new],
-            )
         self._was_reset[rows] = True
         info: dict[str, Any] = {}
         self._start(rows, info)

@@ -215,37 +215,8 @@ class SafetyRLHFVectorEnv(VectorEnv):
             one seed (or ``None``) per sub-environment; ``None`` keeps the generators.
         :param options: ``{"reset_mask": bool array (num_envs,)}`` to reset some only.
         """
-        options = dict(options or {})
-        mask = options.pop("reset_mask", None)
-        if mask is None:
-            mask = np.ones(self.num_envs, dtype=bool)
-        else:
-            mask = np.asarray(mask)
-            if mask.shape != (self.num_envs,) or mask.dtype != np.bool_ or not mask.any():
-                raise ValueError(
-                    f"options['reset_mask'] must be a bool array of shape ({self.num_envs},) "
-                    f"with at least one True, got {mask!r}"
-                )
-        if seed is None:
-            seeds: list[int | None] = [None] * self.num_envs
-        elif isinstance(seed, int | np.integer):
-            seeds = [int(seed) + i for i in range(self.num_envs)]
-        else:
-            seeds = list(seed)
-            if len(seeds) != self.num_envs:
-                raise ValueError(
-                    f"seed: got {len(seeds)} seeds for num_envs={self.num_envs}; "
-                    "give an int, None or one seed per sub-environment"
-                )
-        # new generators where a seed is given, and for every sub-env at the first reset
-        new = [
-            (row, seeds[row])
-            for row in np.flatnonzero(mask).tolist()
-            if seeds[row] is not None or not self._was_reset
-        ]
-        if new:
-            reseeded = np.array([row for row, _ in new], dtype=np.int64)
-            self._stream.reseed(reseeded, [seeding.np_random(s)[0] for _, s in new])
+        was_reset = np.full(self.num_envs, self._was_reset)
+        mask = self._stream.reset_rows(seed, options, was_reset)
         self._was_reset = True
         self._index[mask] = self._stream.next(mask)
         self._needs_reset[mask] = False
