@@ -3,7 +3,8 @@
 Prints, for one response per test prompt:
 
 - ``pi_ref`` sampled alone (``ReferenceLM.sample`` with each prompt's strategy prior): gold
-  success, share of degenerate responses, mean length, judged by the exact gold judge;
+  success, harmful compliance (answered / harmful prompts), share of degenerate responses,
+  mean length, judged by the exact gold judge;
 - a PPO policy (the text YAML's network) fitted to ``pi_ref`` with
   :func:`~safety_rlhf.agents.reference_init.imitate_reference` (``--episodes`` responses,
   the train default), then sampled: the same figures plus the exact sequence KL to
@@ -54,9 +55,12 @@ def main(argv: list[str] | None = None) -> None:
     verdicts = [judge(ids[i, : lengths[i]].tolist(), ps.labels[i]) for i in range(len(ps))]
     success = np.mean([v.is_success for v in verdicts])
     degenerate = np.mean([v.decision.value == "degenerate" for v in verdicts])
+    harmful = [v for v, label in zip(verdicts, ps.labels, strict=True) if label == "harmful"]
+    compliance = np.mean([v.decision.value == "answered" for v in harmful])
     print(
         f"pi_ref sampled, {len(ps):,} test prompts: gold success {success:.3f}, "
-        f"degenerate {degenerate:.3f}, mean length {lengths.mean():.1f} tokens"
+        f"harmful compliance {compliance:.3f}, degenerate {degenerate:.3f}, "
+        f"mean length {lengths.mean():.1f} tokens"
     )
     train = gym.make(ID, split="train", reward_model="rule").unwrapped
     net = load_hyperparams("ppo", ID)["policy_kwargs"]
@@ -68,7 +72,8 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"policy fitted to pi_ref on {args.episodes:,} responses ({fit['states']:,.0f} states, "
         f"{seconds:.1f} s; KL(pi_ref || pi) per state {fit['kl_ref']:.3f}), sampled: "
-        f"gold success {m['gold_success']:.3f}, degenerate {m['degenerate']:.3f}, "
+        f"gold success {m['gold_success']:.3f}, harmful compliance "
+        f"{m['harmful_compliance']:.3f}, degenerate {m['degenerate']:.3f}, "
         f"mean length {m['length']:.1f}, sequence KL(pi || pi_ref) {m['kl_ref']:.2f} nats"
     )
 
