@@ -74,3 +74,24 @@ def test_encoder_reads_the_cut_out_restatement_as_request() -> None:
     assert encoder.encode([]).shape == (0, 165)
     with pytest.raises(ValueError, match="165 dims, not 64"):
         PhraseEncoder(dim=64)
+
+
+def test_encoder_refuses_non_strings_and_keeps_its_memo_safe() -> None:
+    from safety_rlhf.reward import encoders
+
+    encoder = PhraseEncoder()
+    for bad in (None, 5, b"x"):
+        with pytest.raises(TypeError, match="PhraseEncoder: texts must be strings, got"):
+            encoder.encode(["fine", bad])  # type: ignore[list-item]
+    text = "I can't help with that."
+    memo = encoders._memo_phrase_vector(text)
+    with pytest.raises(ValueError, match="WRITEABLE"):
+        memo.flags.writeable = True  # the memoised array stays read-only
+    out = encoder.encode([text])
+    out[:] = 7.0  # what encode returns is the caller's own copy
+    np.testing.assert_array_equal(encoder.encode([text])[0], memo)
+    # a long text is encoded, not memoised
+    before = encoders._memo_phrase_vector.cache_info().currsize
+    long_text = "sure " * 2000
+    assert encoder.encode([long_text])[0, -1] == pytest.approx(2000 / 48)
+    assert encoders._memo_phrase_vector.cache_info().currsize == before

@@ -277,3 +277,31 @@ def test_learned_text_ranks_hand_written_texts_as_the_gold_table_does() -> None:
         s_stutter = model.score(prompts, [stutter] * n)
         assert (s_good > s_bad).mean() >= 0.7, label
         assert (s_good > s_stutter).mean() >= 0.9, label
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, r"config\.json: invalid JSON: nested too deeply"),
+        (b'{"format_version": \xff}', r"config\.json: not UTF-8 text \(byte 19\)"),
+        (b'{"format_version": ' + b"9" * 5000 + b"}", r"config\.json: invalid JSON: Exceeds"),
+    ],
+)
+def test_a_hostile_config_json_is_one_error_naming_the_file(
+    tmp_path: Path, content: bytes, error: str
+) -> None:
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(
+        (LEARNED_TEXT_PATH / "model.safetensors").read_bytes()
+    )
+    (folder / "config.json").write_bytes(content)
+    with pytest.raises(RewardModelError, match=error):
+        make_reward_model(f"bradley-terry:{folder}")
+
+
+def test_training_refuses_zero_epochs_before_reading_data() -> None:
+    with pytest.raises(ValueError, match="train_bradley_terry: epochs must be a whole number"):
+        train_bradley_terry(["p"], ["a"], ["b"], replace(SPLIT, epochs=0), progress=False)
+    with pytest.raises(ValueError, match="batch_size must be a whole number >= 1, got True"):
+        train_bradley_terry(["p"], ["a"], ["b"], replace(SPLIT, batch_size=True), progress=False)

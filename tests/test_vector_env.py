@@ -231,3 +231,25 @@ def test_bad_use_is_refused_with_a_clear_error() -> None:
         SafetyRLHFVectorEnv(num_envs=1, max_episode_steps=1)
     with pytest.raises(ValueError, match="autoreset_mode='disabled'"):
         SafetyRLHFVectorEnv(num_envs=1, autoreset_mode="disabled")
+
+
+@pytest.mark.parametrize("env_id", ["SafetyRLHF-v0", "SafetyRLHF-Text-v0"])
+def test_vector_envs_refuse_steps_of_never_reset_rows_and_bad_reset_arguments(
+    env_id: str,
+) -> None:
+    envs = gym.make_vec(env_id, num_envs=3, vectorization_mode="vector_entry_point")
+    envs.reset(seed=0, options={"reset_mask": np.array([True, False, False])})
+    with pytest.raises(RuntimeError, match=r"sub-environments \[1, 2\] were never reset"):
+        envs.step(envs.action_space.sample())
+    for bad in (1.5, True, "abc", [1, 2.0, 3]):
+        with pytest.raises(ValueError, match="seed must be an int, None or a list of 3"):
+            envs.reset(seed=bad)
+    with pytest.raises(ValueError, match="options must be a dict or None, got list"):
+        envs.reset(options=[1])
+    # NumPy integers count as seeds, alone or in a list
+    first, _ = envs.reset(seed=list(np.arange(3)))
+    second, _ = envs.reset(seed=[0, 1, 2])
+    third, _ = envs.reset(seed=np.int64(0))
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(first, third)
+    envs.close()

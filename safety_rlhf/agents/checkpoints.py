@@ -41,6 +41,7 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
 from safety_rlhf.data.atomic_files import atomic_write_text, atomic_writer
+from safety_rlhf.data.readers import read_json
 
 __all__ = [
     "RunCheckpointCallback",
@@ -339,12 +340,7 @@ def read_checkpoint(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     path = folder / STATE
     if not path.is_file():
         raise FileNotFoundError(f"{run_dir}: no checkpoint to resume from ({path} is missing)")
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from exc
-    except (UnicodeDecodeError, RecursionError) as exc:
-        raise ValueError(f"{path}: not a checkpoint state ({type(exc).__name__})") from None
+    state = read_json(path, ValueError)
     _check_state(state, path)
     for key in ("model", "buffer"):
         if state.get(key):

@@ -24,6 +24,8 @@ __all__ = [
     "iter_csv",
     "iter_jsonl",
     "open_text",
+    "parse_json",
+    "read_json",
 ]
 
 #: Longest prompt or response accepted from a file, in characters (a 1 MB "prompt" is a
@@ -71,6 +73,39 @@ def open_text(path: Path) -> TextIO:
     return path.open(encoding="utf-8-sig", newline="")
 
 
+def parse_json(text: str, where: str, error: type[Exception]) -> Any:
+    """``json.loads(text)``, every way it can fail reported as one ``error`` line that
+    starts with ``where`` (a file, or ``file:line``).
+
+    :raises error: for text that is not JSON, is nested too deeply for the parser, or holds
+        a number Python refuses to read (an integer of more than 4,300 digits).
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        line = f":{exc.lineno}" if ":" not in where else ""
+        raise error(f"{where}{line}: invalid JSON: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise error(f"{where}: invalid JSON: nested too deeply") from exc
+    except ValueError as exc:
+        raise error(f"{where}: invalid JSON: {' '.join(str(exc).split())}") from exc
+
+
+def read_json(path: str | Path, error: type[Exception]) -> Any:
+    """The JSON value in the file ``path`` (UTF-8), read as :func:`parse_json` reads text.
+
+    :raises error: naming ``path``, for a file that cannot be read, is not UTF-8 or is not
+        JSON.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+    except OSError as exc:
+        raise error(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from exc
+    return parse_json(text, str(path), error)
+
+
 def iter_jsonl(path: Path, error: type[Exception]) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line number, object)`` for each non-blank line of a JSONL file.
 
@@ -79,14 +114,7 @@ def iter_jsonl(path: Path, error: type[Exception]) -> Iterator[tuple[int, dict[s
     for line_no, line in _lines(path, error):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise error(f"{path}:{line_no}: invalid JSON: {exc.msg}") from exc
-        except RecursionError as exc:
-            raise error(f"{path}:{line_no}: invalid JSON: nested too deeply") from exc
-        except ValueError as exc:  # e.g. an integer of more than 4,300 digits
-            raise error(f"{path}:{line_no}: invalid JSON: {' '.join(str(exc).split())}") from exc
+        row = parse_json(line, f"{path}:{line_no}", error)
         if not isinstance(row, dict):
             raise error(f"{path}:{line_no}: expected a JSON object per line")
         yield line_no, row

@@ -14,12 +14,12 @@ A new generator (``reset(seed=...)``, or assigning ``env.np_random``) starts a n
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 from gymnasium.utils import seeding
 
-__all__ = ["BLOCK", "BatchPromptStream", "PromptStream"]
+__all__ = ["BLOCK", "BatchPromptStream", "PromptStream", "require_reset"]
 
 #: Prompt indices drawn per generator call.
 BLOCK = 256
@@ -109,6 +109,8 @@ class BatchPromptStream:
             True, or a list of seeds of another length.
         """
         n = len(self.rngs)
+        if options is not None and not isinstance(options, dict):
+            raise ValueError(f"options must be a dict or None, got {type(options).__name__}")
         mask = (options or {}).get("reset_mask")
         mask = np.ones(n, dtype=bool) if mask is None else np.asarray(mask)
         if mask.shape != (n,) or mask.dtype != np.bool_ or not mask.any():
@@ -118,15 +120,21 @@ class BatchPromptStream:
             )
         if seed is None:
             seeds: list[int | None] = [None] * n
-        elif isinstance(seed, int | np.integer):
+        elif _is_int(seed):
             seeds = [int(seed) + i for i in range(n)]
-        else:
-            seeds = list(seed)
+        elif isinstance(seed, list | tuple | np.ndarray) and all(
+            s is None or _is_int(s) for s in seed
+        ):
+            seeds = [None if s is None else int(s) for s in seed]
             if len(seeds) != n:
                 raise ValueError(
                     f"seed: got {len(seeds)} seeds for num_envs={n}; "
                     "give an int, None or one seed per sub-environment"
                 )
+        else:
+            raise ValueError(
+                f"seed must be an int, None or a list of {n} ints or None, got {seed!r}"
+            )
         new = [
             (row, seeds[row])
             for row in np.flatnonzero(mask).tolist()
@@ -136,3 +144,21 @@ class BatchPromptStream:
             rows = np.array([row for row, _ in new], dtype=np.int64)
             self.reseed(rows, [seeding.np_random(s)[0] for _, s in new])
         return mask
+
+
+def _is_int(value: Any) -> TypeGuard[int | np.integer]:
+    """A whole number (Python or NumPy), not a bool."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
+def require_reset(owner: object, was_reset: np.ndarray) -> None:
+    """The vector envs' check at ``step``: every sub-environment was reset.
+
+    :raises RuntimeError: naming the sub-environments that never were.
+    """
+    if not was_reset.all():
+        never = np.flatnonzero(~was_reset).tolist()
+        raise RuntimeError(
+            f"{type(owner).__name__}: call reset() before step() (sub-environments {never} "
+            "were never reset)"
+        )

@@ -10,7 +10,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from safety_rlhf.envs.prompt_stream import BatchPromptStream
+from safety_rlhf.envs.prompt_stream import BatchPromptStream, require_reset
 from safety_rlhf.envs.text_env import DEFAULT_MAX_TOKENS, SafetyRLHFTextEnv
 from safety_rlhf.envs.text_episodes import TextEpisodes
 from safety_rlhf.envs.vector_env import parse_autoreset_mode
@@ -159,12 +159,7 @@ class SafetyRLHFTextVectorEnv(VectorEnv):
             raise ValueError(f"actions must be {self.num_envs} integers, got {actions!r}")
         if ((a < 0) | (a >= VOCAB_SIZE)).any():
             raise ValueError(f"actions {actions!r} are not all in {self.single_action_space}")
-        if not self._was_reset.all():
-            never = np.flatnonzero(~self._was_reset).tolist()
-            raise RuntimeError(
-                f"{type(self).__name__}: call reset() before step() (sub-environments {never} "
-                "were never reset)"
-            )
+        require_reset(self, self._was_reset)
         rewards = np.zeros(self.num_envs, dtype=np.float64)
         terminated = np.zeros(self.num_envs, dtype=bool)
         truncated = np.zeros(self.num_envs, dtype=bool)

@@ -10,7 +10,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from safety_rlhf.envs.prompt_stream import BatchPromptStream
+from safety_rlhf.envs.prompt_stream import BatchPromptStream, require_reset
 from safety_rlhf.envs.strategy_env import SafetyRLHFEnv
 from safety_rlhf.task.strategies import IS_REFUSAL, SLUGS, Strategy
 
@@ -191,7 +191,7 @@ class SafetyRLHFVectorEnv(VectorEnv):
         )
         self._index = np.zeros(self.num_envs, dtype=np.int64)
         self._needs_reset = np.zeros(self.num_envs, dtype=bool)
-        self._was_reset = False
+        self._was_reset = np.zeros(self.num_envs, dtype=bool)  # per sub-env
 
     @property
     def n_prompts(self) -> int:
@@ -215,9 +215,8 @@ class SafetyRLHFVectorEnv(VectorEnv):
             one seed (or ``None``) per sub-environment; ``None`` keeps the generators.
         :param options: ``{"reset_mask": bool array (num_envs,)}`` to reset some only.
         """
-        was_reset = np.full(self.num_envs, self._was_reset)
-        mask = self._stream.reset_rows(seed, options, was_reset)
-        self._was_reset = True
+        mask = self._stream.reset_rows(seed, options, self._was_reset)
+        self._was_reset[mask] = True
         self._index[mask] = self._stream.next(mask)
         self._needs_reset[mask] = False
         info: dict[str, Any] = {}
@@ -230,8 +229,7 @@ class SafetyRLHFVectorEnv(VectorEnv):
     def step(
         self, actions: Any
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        if not self._was_reset:
-            raise RuntimeError(f"{type(self).__name__}: call reset() before step()")
+        require_reset(self, self._was_reset)
         actions = np.asarray(actions)
         if actions.shape != (self.num_envs,) or actions.dtype.kind not in "iu":
             raise ValueError(

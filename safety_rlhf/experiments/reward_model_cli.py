@@ -136,7 +136,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         help=f"response encoder dimension ({default('response_dim')})",
     )
     p.add_argument(
-        "--epochs", type=int, default=None, help=f"most epochs; stops early ({default('epochs')})"
+        "--epochs",
+        type=_positive,
+        default=None,
+        help=f"most epochs; stops early ({default('epochs')})",
     )
     p.add_argument("--seed", type=int, default=None, help=f"seed ({default('seed')})")
     p.add_argument(

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from safety_rlhf.data.atomic_files import atomic_write_bytes, atomic_write_text
+from safety_rlhf.data.readers import read_json
 from safety_rlhf.reward.base import RewardModelError
 from safety_rlhf.reward.encoders import TextEncoder, make_encoder
 
@@ -69,10 +70,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
         raise RewardModelError(
             f"{folder}: not a Bradley-Terry checkpoint (needs config.json and model.safetensors)"
         )
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RewardModelError(f"{config_path}:{exc.lineno}: invalid JSON: {exc.msg}") from exc
+    config = read_json(config_path, RewardModelError)
     if not isinstance(config, dict):
         raise RewardModelError(f"{config_path}: expected a JSON object")
     for key in ("format_version", "encoder", "architecture"):

@@ -31,7 +31,13 @@ from safety_rlhf.reward.bradley_terry import (
 from safety_rlhf.reward.encoders import TextEncoder, make_encoder
 from safety_rlhf.reward.pair_features import is_sparse, strip_restatement
 
-__all__ = ["BradleyTerryNet", "SideTable", "TrainHistory", "train_bradley_terry"]
+__all__ = [
+    "BradleyTerryNet",
+    "SideTable",
+    "TrainHistory",
+    "check_fit_settings",
+    "train_bradley_terry",
+]
 
 
 class BradleyTerryNet(nn.Module):
@@ -160,6 +166,18 @@ class FitSettings(Protocol):
     patience: int
 
 
+def check_fit_settings(cfg: FitSettings, who: str) -> None:
+    """Refuse training settings :func:`fit` cannot run with, before any data is read.
+
+    :raises ValueError: naming ``who`` and the setting, for ``epochs``, ``batch_size`` or
+        ``patience`` that is not a whole number of at least 1.
+    """
+    for name in ("epochs", "batch_size", "patience"):
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{who}: {name} must be a whole number >= 1, got {value!r}")
+
+
 def fit(
     net: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -247,6 +265,7 @@ def train_bradley_terry(
     :return: the model (best validation epoch) and its training history.
     """
     cfg = config or BradleyTerryConfig()
+    check_fit_settings(cfg, "train_bradley_terry")
     if not len(prompts) == len(chosen) == len(rejected) or not len(prompts):
         raise ValueError("train_bradley_terry: need equally many prompts, chosen and rejected (>0)")
     encoder, response_encoder = _encoders(cfg)

@@ -22,6 +22,7 @@ from safety_rlhf.reward.bradley_terry import pair_features
 from safety_rlhf.reward.bradley_terry_training import (
     BradleyTerryNet,
     TrainHistory,
+    check_fit_settings,
     fit,
     split_by_prompt,
 )
@@ -55,6 +56,7 @@ def train_cost_model(
     :return: the model (best validation epoch) and its training history.
     """
     cfg = config or CostModelConfig()
+    check_fit_settings(cfg, "train_cost_model")
     labels = np.asarray(harmful, dtype=bool)
     if not len(prompts) == len(responses) == len(labels) or not len(prompts):
         raise ValueError("train_cost_model: need equally many prompts, responses, labels (>0)")

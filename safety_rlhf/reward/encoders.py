@@ -319,12 +319,19 @@ def _versioned(config: dict[str, Any], package: str) -> str:
     return json.dumps({**config, package: package_version(package)}, sort_keys=True)
 
 
-@functools.lru_cache(maxsize=1 << 16)
+#: Texts longer than this are encoded every time, not memoised (the memo keeps its keys).
+_MEMO_CHARS = 4096
+
+
 def _phrase_vector(text: str) -> np.ndarray:
     # The restated prompt that strip_restatement cut out leaves '" "': read it as <request>.
-    vector = phrase_features(tokenize(text.replace('" "', '""'), prompt=""))
-    vector.flags.writeable = False
-    return vector
+    return phrase_features(tokenize(text.replace('" "', '""'), prompt=""))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _memo_phrase_vector(text: str) -> np.ndarray:
+    # read-only for good: an array over bytes cannot be made writeable again
+    return np.frombuffer(_phrase_vector(text).tobytes(), dtype=np.float32)
 
 
 class PhraseEncoder(TextEncoder):
@@ -334,7 +341,8 @@ class PhraseEncoder(TextEncoder):
     env; the response side of ``learned-text``. Texts are tokenised with
     :func:`~safety_rlhf.task.tokenizer.tokenize`; a quoted ``" "`` (the restated prompt, cut
     out before the response is encoded) reads as ``<request>``. The last 65,536 distinct
-    texts are memoised in the process.
+    texts of at most 4,096 characters are memoised in the process (longer ones are encoded
+    every time, so the memo stays small).
 
     :param dim: must be the feature count (accepted so every encoder takes ``dim``).
 
@@ -345,7 +353,7 @@ class PhraseEncoder(TextEncoder):
     name = "phrases"
 
     def __init__(self, dim: int | None = None) -> None:
-        if dim is not None and int(dim) != FEATURE_DIM:
+        if dim is not None and (isinstance(dim, bool) or dim != FEATURE_DIM):
             raise ValueError(
                 f"PhraseEncoder: the phrase features have {FEATURE_DIM} dims, not {dim}"
             )
@@ -358,7 +366,11 @@ class PhraseEncoder(TextEncoder):
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, text in enumerate(texts):
-            out[i] = _phrase_vector(text)
+            if not isinstance(text, str):
+                raise TypeError(
+                    f"PhraseEncoder: texts must be strings, got {type(text).__name__} at index {i}"
+                )
+            out[i] = _memo_phrase_vector(text) if len(text) <= _MEMO_CHARS else _phrase_vector(text)
         return out
 
 

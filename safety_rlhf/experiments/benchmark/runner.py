@@ -26,6 +26,7 @@ import torch
 from safety_rlhf.agents.interrupts import Interrupted
 from safety_rlhf.data.atomic_files import atomic_write_text, write_json
 from safety_rlhf.data.output_paths import MARKER, check_output_dir
+from safety_rlhf.data.readers import read_json
 from safety_rlhf.experiments import train as train_module
 from safety_rlhf.experiments.benchmark.grid import (
     DONE_FILE,
@@ -138,11 +139,9 @@ def _load_done(cell_dir: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ValueError(
-            f"{path}: unreadable marker ({exc}); delete it to re-run the cell"
-        ) from exc
+        record = read_json(path, ValueError)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; delete it to re-run the cell") from exc
     if not isinstance(record, dict):
         raise ValueError(f"{path}: expected a JSON object; delete it to re-run the cell")
     return record

@@ -31,6 +31,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from safety_rlhf.agents.safe_load import load_model
 from safety_rlhf.agents.text_evaluation import evaluate_text_policy
 from safety_rlhf.data.atomic_files import atomic_writer, write_json
+from safety_rlhf.data.readers import read_json
 from safety_rlhf.envs.text_env import SafetyRLHFTextEnv
 from safety_rlhf.experiments.train import TrainConfig, train
 
@@ -165,7 +166,7 @@ def ensure_run(spec: RunSpec, runs: Path, log: Any = print) -> tuple[Path, str]:
     folder = Path(runs) / spec.tag
     wanted = json.loads(json.dumps(asdict(spec)))
     marker = folder / STUDY_FILE
-    if marker.is_file() and json.loads(marker.read_text(encoding="utf-8")) != wanted:
+    if marker.is_file() and read_json(marker, ValueError) != wanted:
         raise ValueError(f"{folder}: holds a run of other settings; delete it or use other --runs")
     targets = snapshot_steps(spec.timesteps, spec.snapshots)
     for run_dir in _runs_of(folder):
