@@ -141,7 +141,8 @@ def _write_state(text: str | bytes) -> Callable[[Path], None]:
 #: (what, damage to the run folder, expected text of the one error line)
 STATE_CASES: list[tuple[str, Callable[[Path], None], str]] = [
     ("a list", _write_state("[1, 2]"), "expected a JSON object, got list"),
-    ("not UTF-8", _write_state(b'{"num_timesteps": "\xe9"}'), "state.json: not UTF-8 text (byte 19)"),
+    ("not UTF-8", _write_state(b'{"num_timesteps": "\xe9"}'),
+     "state.json: not UTF-8 text (byte 19)"),
     ("steps missing", _state_edit(lambda s: s.pop("num_timesteps")),
      "num_timesteps must be a whole number >= 0, got None"),
     ("steps a string", _state_edit(lambda s: s.update(num_timesteps="96")),
