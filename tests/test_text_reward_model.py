@@ -305,3 +305,14 @@ def test_training_refuses_zero_epochs_before_reading_data() -> None:
         train_bradley_terry(["p"], ["a"], ["b"], replace(SPLIT, epochs=0), progress=False)
     with pytest.raises(ValueError, match="batch_size must be a whole number >= 1, got True"):
         train_bradley_terry(["p"], ["a"], ["b"], replace(SPLIT, batch_size=True), progress=False)
+
+
+@pytest.mark.parametrize("version", [True, 1.0, "1"])
+def test_format_version_must_be_the_integer_1(tmp_path: Path, version: object) -> None:
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    for name in ("model.safetensors", "config.json"):
+        (folder / name).write_bytes((LEARNED_TEXT_PATH / name).read_bytes())
+    _edit_config(folder, format_version=version)
+    with pytest.raises(RewardModelError, match=r"format_version .* is not supported"):
+        make_reward_model(f"bradley-terry:{folder}")

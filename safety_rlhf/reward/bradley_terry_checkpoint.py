@@ -77,7 +77,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
         if key not in config:
             raise RewardModelError(f"{config_path}: missing key {key!r}")
     _check_layout(config, config_path)
-    if config["format_version"] != FORMAT_VERSION:
+    if type(config["format_version"]) is not int or config["format_version"] != FORMAT_VERSION:
         raise RewardModelError(
             f"{config_path}: format_version {config['format_version']!r} is not supported "
             f"(this version reads {FORMAT_VERSION})"
