@@ -95,3 +95,13 @@ def test_encoder_refuses_non_strings_and_keeps_its_memo_safe() -> None:
     long_text = "sure " * 2000
     assert encoder.encode([long_text])[0, -1] == pytest.approx(2000 / 48)
     assert encoders._memo_phrase_vector.cache_info().currsize == before
+
+
+def test_ids_must_be_whole_numbers() -> None:
+    ids = tokenize("I can't help with that.")
+    np.testing.assert_array_equal(
+        phrase_features([np.int64(t) for t in ids]), phrase_features(np.array(ids))
+    )
+    for bad in ([1.0, 2.0], [True, False], [ids[0], None]):
+        with pytest.raises(ValueError, match="token ids must be whole numbers"):
+            phrase_features(bad)  # type: ignore[arg-type]

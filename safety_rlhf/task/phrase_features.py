@@ -36,7 +36,7 @@ import numpy as np
 
 from safety_rlhf.task.phrases import CONTENT_KINDS, PHRASES, PhraseKind, parse
 from safety_rlhf.task.text_judge import judge
-from safety_rlhf.task.tokenizer import EOS, detokenize
+from safety_rlhf.task.tokenizer import detokenize
 
 __all__ = ["FEATURE_DIM", "FEATURE_NAMES", "PHRASE_ORDER", "phrase_features"]
 
@@ -72,9 +72,8 @@ def phrase_features(ids: Sequence[int] | np.ndarray) -> np.ndarray:
     :raises ValueError: for a token id outside the vocabulary.
     """
     tokens = list(ids.tolist() if isinstance(ids, np.ndarray) else ids)
-    if EOS in tokens:
-        tokens = tokens[: tokens.index(EOS)]
     reading = judge(tokens, None)  # checks the ids; label-free: decision rules unused here
+    tokens = [int(t) for t in tokens[: reading.length]]  # the tokens before <eos>
     out = np.zeros(FEATURE_DIM, dtype=np.float32)
     for start, stop, kind in parse(tokens):
         if kind is None:

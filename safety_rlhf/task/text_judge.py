@@ -252,6 +252,10 @@ def _verdict(ids: tuple[int, ...], label: str | None) -> Verdict:
 def _response(ids: Sequence[int] | np.ndarray) -> tuple[int, ...]:
     """The tokens before the first ``<eos>`` as a tuple of ints, checked."""
     tokens = tuple(ids.tolist() if isinstance(ids, np.ndarray) else ids)
+    if not all(type(t) is int for t in tokens):
+        if not all(isinstance(t, int | np.integer) and not isinstance(t, bool) for t in tokens):
+            raise ValueError(f"token ids must be whole numbers, got {tokens}")
+        tokens = tuple(int(t) for t in tokens)
     if EOS in tokens:
         tokens = tokens[: tokens.index(EOS)]
     if tokens and (min(tokens) < 0 or max(tokens) >= VOCAB_SIZE):
