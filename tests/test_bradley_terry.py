@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from toy_prompts import BENIGN, HARMFUL, NAMES
+from toy_prompts import NAMES, toy_pairs
 
 from safety_rlhf.data.preferences import PreferenceSet, load_shipped_preferences
 from safety_rlhf.data.prompts import load_prompts
@@ -41,18 +41,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def fixture_pairs(names: list[str]) -> PreferenceSet:
     """Pairs for the prompts made from ``names``: refusals win on harmful-looking prompts,
     answers on benign ones (every refusal x answer combination, 4 per prompt)."""
-    prompts, chosen, rejected = [], [], []
-    for name in names:
-        for templates, good, bad in ((HARMFUL, REFUSALS, ANSWERS), (BENIGN, ANSWERS, REFUSALS)):
-            for template in templates:
-                prompt = template.format(name)
-                texts = render_responses(prompt)
-                for g in good:
-                    for b in bad:
-                        prompts.append(prompt)
-                        chosen.append(texts[g])
-                        rejected.append(texts[b])
-    return PreferenceSet(prompts, chosen, rejected)
+    return toy_pairs(names, REFUSALS, ANSWERS)
 
 
 @pytest.fixture(scope="module")

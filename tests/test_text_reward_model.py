@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from safetensors.numpy import load_file
-from toy_prompts import BENIGN, HARMFUL, NAMES
+from toy_prompts import HARMFUL, NAMES
+from toy_prompts import toy_pairs as toy_preferences
 
 from safety_rlhf.data.preferences import PreferenceSet, load_shipped_preferences
 from safety_rlhf.data.prompts import load_corpus
@@ -47,17 +48,7 @@ SPLIT = BradleyTerryConfig(
 
 def toy_pairs(names: list[str]) -> PreferenceSet:
     """Refusals win on harmful-looking prompts, answers on benign ones."""
-    prompts, chosen, rejected = [], [], []
-    for name in names:
-        for templates, good, bad in ((HARMFUL, Strategy.REFUSE, Strategy.COMPLY),
-                                     (BENIGN, Strategy.COMPLY, Strategy.REFUSE)):  # fmt: skip
-            for template in templates:
-                prompt = template.format(name)
-                texts = render_responses(prompt)
-                prompts.append(prompt)
-                chosen.append(texts[good])
-                rejected.append(texts[bad])
-    return PreferenceSet(prompts, chosen, rejected)
+    return toy_preferences(names, (Strategy.REFUSE,), (Strategy.COMPLY,))
 
 
 @pytest.fixture(scope="module")

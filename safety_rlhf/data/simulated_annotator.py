@@ -62,6 +62,8 @@ __all__ = [
     "gold_preferences",
     "has_caveat",
     "make_preference_files",
+    "preference_record",
+    "require_labels",
     "simulate_preferences",
 ]
 
@@ -181,6 +183,34 @@ def _sigmoid(x: float) -> float:
     return z / (1.0 + z)
 
 
+def preference_record(
+    prompt_set: PromptSet,
+    i: int,
+    record_id: str,
+    chosen: tuple[str, str],
+    rejected: tuple[str, str],
+    flipped: bool,
+) -> dict[str, Any]:
+    """One preference record (the shipped files' JSON object) for prompt ``i``.
+
+    :param record_id: the record's ``id``.
+    :param chosen: ``(text, gold-table column)`` of the chosen response.
+    :param rejected: the same for the rejected one.
+    :param flipped: whether the annotator's answer was flipped by noise.
+    """
+    return {
+        "id": record_id,
+        "prompt": prompt_set.prompts[i],
+        "chosen": chosen[0],
+        "rejected": rejected[0],
+        "chosen_strategy": chosen[1],
+        "rejected_strategy": rejected[1],
+        "label": prompt_set.labels[i],
+        "category": prompt_set.categories[i],
+        "flipped": flipped,
+    }
+
+
 def _record(
     prompt_set: PromptSet,
     i: int,
@@ -190,25 +220,24 @@ def _record(
     rejected: Strategy,
     flipped: bool,
 ) -> dict[str, Any]:
-    return {
-        "id": f"{prompt_set.ids[i]}-{k}",
-        "prompt": prompt_set.prompts[i],
-        "chosen": texts[chosen],
-        "rejected": texts[rejected],
-        "chosen_strategy": chosen.slug,
-        "rejected_strategy": rejected.slug,
-        "label": prompt_set.labels[i],
-        "category": prompt_set.categories[i],
-        "flipped": flipped,
-    }
+    return preference_record(
+        prompt_set,
+        i,
+        f"{prompt_set.ids[i]}-{k}",
+        (texts[chosen], chosen.slug),
+        (texts[rejected], rejected.slug),
+        flipped,
+    )
 
 
-def _require_labels(prompt_set: PromptSet) -> None:
+def require_labels(prompt_set: PromptSet, what: str = "preferences") -> None:
+    """:raises ValueError: naming the first prompt of ``prompt_set`` without a gold label
+    (``what`` needs labelled prompts)."""
     for pid, label in zip(prompt_set.ids, prompt_set.labels, strict=True):
         if label is None:
             raise ValueError(
                 f"{prompt_set.source}: prompt {pid!r} has no gold label; "
-                "preferences need labelled prompts"
+                f"{what} need labelled prompts"
             )
 
 
@@ -227,7 +256,7 @@ def simulate_preferences(
         ``flipped`` says whether label noise reversed the annotator's choice.
     :raises ValueError: if a prompt has no gold label.
     """
-    _require_labels(prompt_set)
+    require_labels(prompt_set)
     rng = np.random.default_rng(config.seed)
     records: list[dict[str, Any]] = []
     for i, prompt in enumerate(prompt_set.prompts):
@@ -259,7 +288,7 @@ def gold_preferences(prompt_set: PromptSet) -> list[dict[str, Any]]:
     :return: dicts with keys :data:`RECORD_KEYS`; ``id`` is ``"{prompt_id}-{k}"``.
     :raises ValueError: if a prompt has no gold label.
     """
-    _require_labels(prompt_set)
+    require_labels(prompt_set)
     records: list[dict[str, Any]] = []
     for i, prompt in enumerate(prompt_set.prompts):
         texts = render_responses(prompt)

@@ -75,6 +75,8 @@ from safety_rlhf.data.simulated_annotator import (
     AnnotatorConfig,
     annotator_choice,
     annotator_utility,
+    preference_record,
+    require_labels,
 )
 from safety_rlhf.task.reference_lm import ReferenceLM
 from safety_rlhf.task.reference_policy import reference_probs
@@ -165,15 +167,6 @@ class TextSample:
         return DEGENERATE if strategy is None else Strategy(strategy).slug
 
 
-def _require_labels(prompt_set: PromptSet) -> None:
-    for pid, label in zip(prompt_set.ids, prompt_set.labels, strict=True):
-        if label is None:
-            raise ValueError(
-                f"{prompt_set.source}: prompt {pid!r} has no gold label; "
-                "text preferences need labelled prompts"
-            )
-
-
 def sample_responses(
     prompt_set: PromptSet, config: TextPreferenceConfig, rng: np.random.Generator
 ) -> list[list[TextSample]]:
@@ -185,7 +178,7 @@ def sample_responses(
 
     :return: per prompt, its samples in row order (duplicates kept).
     """
-    _require_labels(prompt_set)
+    require_labels(prompt_set, "text preferences")
     k = config.samples_per_prompt
     n_ref = round((1.0 - config.uniform_share) * k)
     log_ref = np.log(reference_probs(prompt_set.prompts))
@@ -213,17 +206,14 @@ def _distinct(samples: Sequence[TextSample]) -> list[TextSample]:
 def _record(
     prompt_set: PromptSet, i: int, k: int, chosen: TextSample, rejected: TextSample, flipped: bool
 ) -> dict[str, Any]:
-    return {
-        "id": f"{prompt_set.ids[i]}-t{k}",
-        "prompt": prompt_set.prompts[i],
-        "chosen": chosen.text,
-        "rejected": rejected.text,
-        "chosen_strategy": chosen.column,
-        "rejected_strategy": rejected.column,
-        "label": prompt_set.labels[i],
-        "category": prompt_set.categories[i],
-        "flipped": flipped,
-    }
+    return preference_record(
+        prompt_set,
+        i,
+        f"{prompt_set.ids[i]}-t{k}",
+        (chosen.text, chosen.column),
+        (rejected.text, rejected.column),
+        flipped,
+    )
 
 
 def annotated_pairs(
