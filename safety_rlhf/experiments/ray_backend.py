@@ -56,7 +56,7 @@ def import_ray() -> ModuleType:
     try:
         import ray  # an optional extra: imported only when the Ray backend is asked for
     except ImportError:
-        raise ValueError(f"--backend ray needs Ray, which is not installed: {RAY_INSTALL}") from None
+        raise ValueError(f"--backend ray needs Ray, not installed here: {RAY_INSTALL}") from None
     return ray
 
 
