@@ -18,13 +18,15 @@ package): every node needs the package installed, at the driver's version.
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import Any
 
-from safety_rlhf.agents.interrupts import signals_raise
+from safety_rlhf.agents.interrupts import SIGNALS, Interrupted
 
 __all__ = [
     "BACKENDS",
@@ -46,6 +48,10 @@ CONNECT_TIMEOUT = 5.0
 
 #: Environment variables the driver passes to every worker: where the package's caches are.
 _PASSED_ENV = ("SAFETY_RLHF_CACHE",)
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 def import_ray() -> ModuleType:
@@ -95,7 +101,9 @@ def ray_session(address: str | None, num_cpus: int | None = None) -> Iterator[Mo
     :raises ValueError: when Ray is missing or ``address`` unreachable (checked first).
 
     SIGINT and SIGTERM raise :class:`~safety_rlhf.agents.interrupts.Interrupted` inside the
-    block, as in the rest of the package (``ray.init`` installs a handler of its own).
+    block, as in the rest of the package (``ray.init`` installs a handler of its own; a
+    signal that arrives inside a Ray call, which Ray turns into a plain ``KeyboardInterrupt``,
+    comes out as the ``Interrupted`` of that signal).
     """
     ray = import_ray()
     if address is not None:
@@ -110,10 +118,23 @@ def ray_session(address: str | None, num_cpus: int | None = None) -> Iterator[Mo
         ray.init(num_cpus=num_cpus, **kwargs)
     else:
         ray.init(address=address, **kwargs)
+    received: list[int] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        raise Interrupted(signum)
+
+    previous = {s: signal.signal(s, on_signal) for s in SIGNALS} if _main_thread() else {}
     try:
-        with signals_raise():
-            yield ray
+        yield ray
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, Interrupted):
+            raise
+        # a signal that arrived inside a Ray call comes out as a plain KeyboardInterrupt
+        raise Interrupted(received[-1] if received else signal.SIGINT) from None
     finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
         ray.shutdown()
 
 

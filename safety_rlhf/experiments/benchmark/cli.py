@@ -13,6 +13,7 @@ from safety_rlhf.experiments.benchmark.report import iqm_table
 from safety_rlhf.experiments.benchmark.runner import BenchmarkInterrupted, run_benchmark
 from safety_rlhf.experiments.cli_errors import reported
 from safety_rlhf.experiments.config_flags import parse_key_values
+from safety_rlhf.experiments.ray_backend import BACKENDS, RAY_INSTALL
 
 __all__ = ["add_benchmark_parser"]
 
@@ -43,6 +44,16 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
     return value
 
 
@@ -147,7 +158,31 @@ def add_benchmark_parser(sub: argparse._SubParsersAction) -> None:
         "(values read as YAML)",
     )
     p.add_argument(
-        "--jobs", type=_positive, default=d.jobs, help="worker processes (default: CPU count)"
+        "--jobs",
+        type=_positive,
+        default=d.jobs,
+        help="worker processes; with --backend ray and no --address, the CPUs of the local "
+        "Ray instance (default: CPU count)",
+    )
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=d.backend,
+        help="where the cells run: local worker processes, or Ray tasks (needs "
+        f"{RAY_INSTALL!r}; default: {d.backend})",
+    )
+    p.add_argument(
+        "--address",
+        default=d.address,
+        metavar="HOST:PORT",
+        help="with --backend ray: join the Ray cluster there (started with 'ray start "
+        "--head'); default: start a local Ray instance",
+    )
+    p.add_argument(
+        "--cpus-per-run",
+        type=_positive_float,
+        default=d.cpus_per_run,
+        help=f"with --backend ray: CPUs each cell requests (default: {d.cpus_per_run:g})",
     )
     p.add_argument("--out", default=d.out, help=f"output folder (default: {d.out})")
     p.add_argument(
@@ -185,6 +220,9 @@ def _run_benchmark_cli(args: argparse.Namespace) -> int:
         env_kwargs=parse_key_values(args.env_kwargs or [], "--env-kwargs"),
         hyperparams=parse_key_values(args.hyperparams or [], "--hyperparams"),
         configs={str(k).lower(): str(v) for k, v in configs.items()},
+        backend=args.backend,
+        address=args.address,
+        cpus_per_run=args.cpus_per_run,
     )
     argv = getattr(args, "argv", None)
     try:

@@ -31,6 +31,7 @@ from safety_rlhf import __version__
 from safety_rlhf.agents.algorithms import ALGORITHMS, get_algorithm
 from safety_rlhf.agents.kl_penalty import check_kl_coef
 from safety_rlhf.experiments import train as train_module
+from safety_rlhf.experiments.ray_backend import BACKENDS, check_address, import_ray
 from safety_rlhf.experiments.run_files import run_environment, source_digest
 
 __all__ = [
@@ -88,6 +89,14 @@ class BenchmarkConfig:
     """Overrides of every algorithm's YAML entry (each key must suit every algorithm)."""
     configs: dict[str, str] = field(default_factory=dict)
     """Algorithm -> hyperparameter YAML used instead of the shipped one."""
+    backend: str = "local"
+    """Where the cells run: ``"local"`` (worker processes of this machine) or ``"ray"``
+    (Ray tasks; :mod:`~safety_rlhf.experiments.benchmark.ray_cells`)."""
+    address: str | None = None
+    """The Ray cluster to join (``HOST:PORT``); ``None`` starts a local Ray instance with
+    ``jobs`` CPUs (default: the machine's). Only with ``backend="ray"``."""
+    cpus_per_run: float = 1.0
+    """CPUs each cell requests from Ray. Only with ``backend="ray"``."""
 
     def resolved_eval_freq(self) -> int:
         """The evaluation period: ``eval_freq``, or a twentieth of ``timesteps``."""
@@ -197,6 +206,11 @@ def differences(old: Any, new: Any, path: str = "") -> list[str]:
 
 
 def validate(cfg: BenchmarkConfig) -> None:
+    """Refuse a bad setting of ``cfg`` before anything runs or is written.
+
+    :raises ValueError: one line naming the setting; for the Ray backend also when Ray is
+        not installed or nothing answers at ``cfg.address``.
+    """
     if not cfg.algos:
         raise ValueError("no algorithm given")
     unknown = [a for a in cfg.algos if a not in ALGORITHMS]
@@ -226,6 +240,16 @@ def validate(cfg: BenchmarkConfig) -> None:
     for name, values in axes.items():
         if len(set(values)) != len(values):
             raise ValueError(f"{name} must not repeat, got {values}")
+    if cfg.backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {cfg.backend!r}")
+    if cfg.backend != "ray" and (cfg.address is not None or cfg.cpus_per_run != 1.0):
+        raise ValueError("--address and --cpus-per-run need --backend ray")
+    if not (math.isfinite(cfg.cpus_per_run) and cfg.cpus_per_run > 0):
+        raise ValueError(f"cpus_per_run must be a number > 0, got {cfg.cpus_per_run}")
     stray = sorted(set(cfg.configs) - set(cfg.algos))
     if stray:
         raise ValueError(f"configs: YAML files given for algorithm(s) {stray} not in the grid")
+    if cfg.backend == "ray":  # before anything is written: Ray installed, the cluster there
+        import_ray()
+        if cfg.address is not None:
+            check_address(cfg.address)

@@ -10,11 +10,9 @@ import json
 import multiprocessing
 import os
 import shlex
-import shutil
 import signal
 import sys
 import time
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -24,13 +22,10 @@ from typing import Any
 import torch
 
 from safety_rlhf.agents.interrupts import Interrupted
-from safety_rlhf.data.atomic_files import atomic_write_text, write_json
+from safety_rlhf.data.atomic_files import atomic_write_text
 from safety_rlhf.data.output_paths import MARKER, check_output_dir
-from safety_rlhf.data.readers import read_json
-from safety_rlhf.experiments import train as train_module
+from safety_rlhf.experiments.benchmark.cell_run import load_done, run_cell
 from safety_rlhf.experiments.benchmark.grid import (
-    DONE_FILE,
-    ERROR_FILE,
     BenchmarkConfig,
     Cell,
     cell_key,
@@ -39,6 +34,7 @@ from safety_rlhf.experiments.benchmark.grid import (
     software,
     validate,
 )
+from safety_rlhf.experiments.benchmark.ray_cells import run_cells_on_ray
 from safety_rlhf.experiments.benchmark.report import write_outputs
 from safety_rlhf.experiments.benchmark.statistics import AGGREGATE_METRICS, Aggregate, aggregate
 from safety_rlhf.experiments.run_files import code_provenance
@@ -84,67 +80,6 @@ def _stop_workers(executor: ProcessPoolExecutor) -> None:
             pass
     for process in multiprocessing.active_children():
         process.join(timeout=10)
-
-
-def _remove_unfinished_runs(cell_dir: Path, prefix: str) -> None:
-    """Delete the run folders (``<prefix>*``) an interrupted or failed attempt left in a
-    cell's folder, but the one its ``done.json`` names (kept until a new result replaces it)."""
-    record = _load_done(cell_dir)  # readable: run_benchmark read it before
-    kept = record.get("run") if record else None
-    for path in cell_dir.glob(f"{prefix}*"):
-        if path.is_dir() and path.name != kept:
-            shutil.rmtree(path)
-
-
-def _run_cell(cell: Cell, record_extra: dict[str, Any], argv: list[str]) -> dict[str, Any]:
-    """Train one cell and write its ``done.json``; a failure is returned, not raised.
-
-    :param cell: the cell.
-    :param record_extra: stored in the record as is (the key and the commit).
-    :param argv: the benchmark's command line, recorded in the run's ``command.txt``.
-    :return: the cell record (what ``done.json`` holds), or ``{"cell": name, "error": ...}``.
-    """
-    tcfg = cell.train
-    cell_dir = Path(tcfg.log_dir)
-    cell_dir.mkdir(parents=True, exist_ok=True)
-    # the run folder name of make_run_dir: <env>__<algo>__<seed>__<time>
-    _remove_unfinished_runs(cell_dir, f"{tcfg.env.split(':', 1)[-1]}__{tcfg.algo}__{tcfg.seed}__")
-    try:
-        run, _ = train_module.resolve(tcfg)
-        result = train_module.train(tcfg, argv=argv)
-    except Exception as exc:
-        atomic_write_text(cell_dir / ERROR_FILE, traceback.format_exc())
-        return {"cell": cell.name, "error": f"{type(exc).__name__}: {exc}"}
-    run_dir = Path(result.run_dir)
-    record = {
-        "cell": cell.name,
-        "algo": tcfg.algo,
-        "kl_coef": tcfg.kl_coef,
-        "cost_limit": cell.cost_limit,
-        "cost_model": cell.cost_model,
-        "seed": tcfg.seed,
-        "timesteps": int(run["n_timesteps"]),
-        "seconds": float(result.seconds),
-        "run": run_dir.name if run_dir.parent == cell_dir else str(run_dir),
-        **record_extra,
-        "metrics": result.metrics,
-    }
-    (cell_dir / ERROR_FILE).unlink(missing_ok=True)
-    write_json(cell_dir / DONE_FILE, record)
-    return record
-
-
-def _load_done(cell_dir: Path) -> dict[str, Any] | None:
-    path = cell_dir / DONE_FILE
-    if not path.is_file():
-        return None
-    try:
-        record = read_json(path, ValueError)
-    except ValueError as exc:
-        raise ValueError(f"{exc}; delete it to re-run the cell") from exc
-    if not isinstance(record, dict):
-        raise ValueError(f"{path}: expected a JSON object; delete it to re-run the cell")
-    return record
 
 
 def _cpu_count() -> int:
@@ -208,7 +143,7 @@ def _run_parallel(
     )
     try:
         futures: dict[Future[dict[str, Any]], str] = {
-            executor.submit(_run_cell, cell, record_extra, argv): cell.name
+            executor.submit(run_cell, cell, record_extra, argv): cell.name
             for cell, record_extra in pending
         }
         for future in as_completed(futures):
@@ -256,7 +191,7 @@ def run_benchmark(
     foreign: dict[str, list[str]] = {}
     for cell in cells:
         key = cell_key(cell.train, code)
-        record = _load_done(Path(cell.train.log_dir))
+        record = load_done(Path(cell.train.log_dir))
         if record is not None and record.get("key") == key:
             done[cell.name] = record
             continue
@@ -299,12 +234,18 @@ def run_benchmark(
             log(f"[{count}/{total}] {name}: {record['seconds']:.0f} s, {_summary_line(record)}")
 
     jobs = cfg.jobs or _cpu_count()
-    if pending:
+    if pending and cfg.backend == "ray":
+        where = f"the Ray cluster at {cfg.address}" if cfg.address else "a local Ray instance"
+        log(f"running {total} cell(s) on {where} into {out}/runs")
+    elif pending:
         log(f"running {total} cell(s) with {min(jobs, total)} process(es) into {out}/runs")
     try:
-        if pending and jobs <= 1:
+        if pending and cfg.backend == "ray":
+            cpus = cfg.jobs or _cpu_count()
+            run_cells_on_ray(pending, argv, report, cfg.address, cfg.cpus_per_run, cpus)
+        elif pending and jobs <= 1:
             for cell, record_extra in pending:
-                report(cell.name, _run_cell(cell, record_extra, argv))
+                report(cell.name, run_cell(cell, record_extra, argv))
         elif pending:
             _run_parallel(pending, min(jobs, total), argv, report)
     except Interrupted as exc:
