@@ -8,11 +8,13 @@ import csv
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -296,3 +298,51 @@ def test_sigint_stops_every_ray_process_and_keeps_finished_cells(tmp_path: Path)
     (line,) = [x for x in log.read_text().splitlines() if x.startswith("safety-rlhf")]
     assert line.startswith("safety-rlhf benchmark: interrupted by SIGINT: ")
     assert "of 3 cell(s) finished" in line and done.read_bytes() == record
+
+
+def _processes_mentioning(text: str) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.add(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads /proc")
+def test_joins_a_cluster_started_with_ray_start_on_loopback(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    temp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))  # Ray's socket paths must be short
+    home = tmp_path / "home"  # the cluster's token goes to $HOME/.ray: not the user's
+    home.mkdir()
+    port = _closed_port()
+    env = {**os.environ, "HOME": str(home), "RAY_AUTH_MODE": "token"}
+    ray_cli = str(Path(sys.executable).parent / "ray")
+    try:  # a cluster with token authentication, as the README's "Scaling out" starts one
+        subprocess.run([ray_cli, "get-auth-token", "--generate"], env=env, check=True,
+                       capture_output=True, timeout=60)  # fmt: skip
+        subprocess.run([ray_cli, "start", "--head", "--node-ip-address=127.0.0.1",
+                        f"--port={port}", "--num-cpus=1", "--include-dashboard=false",
+                        "--disable-usage-stats", f"--temp-dir={temp}"],
+                       env=env, check=True, capture_output=True, timeout=120)  # fmt: skip
+        argv = [*_argv(tmp_path / "out", "--backend", "ray", "--address", f"127.0.0.1:{port}")]
+        argv[argv.index("64")] = "256"
+        run = [sys.executable, "-c", CLI, *argv]
+        without_token = {k: v for k, v in env.items() if k != "RAY_AUTH_MODE"}
+        refused = subprocess.run(run, env=without_token, capture_output=True, text=True,
+                                 timeout=300)  # fmt: skip
+        (line,) = [x for x in refused.stderr.splitlines() if x.startswith("safety-rlhf")]
+        assert refused.returncode == 2 and "uses token authentication" in line, line
+        joined = subprocess.run(run, env=env, capture_output=True, text=True, timeout=300)
+        assert joined.returncode == 0, joined.stderr[-2000:]
+        assert "on the Ray cluster at 127.0.0.1:" in joined.stdout
+        (record,) = [json.loads(p.read_text()) for p in tmp_path.glob("out/runs/*/done.json")]
+        assert record["timesteps"] == 256 and (tmp_path / "out" / "results.csv").is_file()
+    finally:
+        for pid in _processes_mentioning(str(temp)):  # this cluster's processes only
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(temp, ignore_errors=True)

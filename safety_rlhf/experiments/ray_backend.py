@@ -90,6 +90,18 @@ def check_address(address: str) -> tuple[str, int]:
     return host, port
 
 
+def _join_error(address: str, exc: Exception) -> str:
+    """One line on why joining the cluster at ``address`` failed."""
+    cause = exc.__cause__ or exc
+    if "auth" in type(cause).__name__.lower() or "token" in str(cause).lower():
+        return (
+            f"--address {address}: the cluster refused the connection: it uses token "
+            "authentication; run with RAY_AUTH_MODE=token and the cluster's token in "
+            "RAY_AUTH_TOKEN or ~/.ray/auth_token ('ray get-auth-token' on the head prints it)"
+        )
+    return f"--address {address}: Ray could not join the cluster: {type(cause).__name__}: {cause}"
+
+
 @contextmanager
 def ray_session(address: str | None, num_cpus: int | None = None) -> Iterator[ModuleType]:
     """Ray, connected for the duration of the block, and shut down (or disconnected) after it.
@@ -98,7 +110,8 @@ def ray_session(address: str | None, num_cpus: int | None = None) -> Iterator[Mo
         starts a local instance.
     :param num_cpus: CPUs of the local instance (``None``: the machine's); ignored when
         joining a cluster, whose nodes declared their own.
-    :raises ValueError: when Ray is missing or ``address`` unreachable (checked first).
+    :raises ValueError: when Ray is missing, ``address`` unreachable (checked first), or
+        the cluster there refuses this driver (e.g. a token it lacks).
 
     SIGINT and SIGTERM raise :class:`~safety_rlhf.agents.interrupts.Interrupted` inside the
     block, as in the rest of the package (``ray.init`` installs a handler of its own; a
@@ -117,7 +130,10 @@ def ray_session(address: str | None, num_cpus: int | None = None) -> Iterator[Mo
     if address is None:
         ray.init(num_cpus=num_cpus, **kwargs)
     else:
-        ray.init(address=address, **kwargs)
+        try:
+            ray.init(address=address, **kwargs)
+        except Exception as exc:  # ConnectionError, with Ray's reason as its cause
+            raise ValueError(_join_error(address, exc)) from exc
     received: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
