@@ -246,18 +246,23 @@ def test_ray_backend_gives_the_local_backends_results_and_resumes(tmp_path: Path
     assert sum("already done" in line for line in log) == 4 and len(again.cells) == 4
 
 
-def _ray_processes() -> set[int]:
-    """Pids of Ray's processes on this machine (raylet, GCS, workers)."""
+def _processes_mentioning(*texts: str) -> set[int]:
+    """Pids of the processes whose command line holds one of ``texts``."""
     found = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+                cmd = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if b"raylet" in cmd or b"gcs_server" in cmd or b"default_worker.py" in cmd:
+            if any(text.encode() in cmd for text in texts):
                 found.add(int(entry.name))
     return found
+
+
+def _ray_processes() -> set[int]:
+    """Pids of Ray's processes on this machine (raylet, GCS, workers)."""
+    return _processes_mentioning("raylet", "gcs_server", "default_worker.py")
 
 
 @pytest.mark.slow
@@ -298,18 +303,6 @@ def test_sigint_stops_every_ray_process_and_keeps_finished_cells(tmp_path: Path)
     (line,) = [x for x in log.read_text().splitlines() if x.startswith("safety-rlhf")]
     assert line.startswith("safety-rlhf benchmark: interrupted by SIGINT: ")
     assert "of 3 cell(s) finished" in line and done.read_bytes() == record
-
-
-def _processes_mentioning(text: str) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if text.encode() in (entry / "cmdline").read_bytes():
-                    found.add(int(entry.name))
-            except OSError:
-                continue
-    return found
 
 
 @pytest.mark.slow
