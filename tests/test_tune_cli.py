@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import optuna
 import pytest
 import yaml
 
@@ -16,6 +15,8 @@ from safety_rlhf.agents.algorithms import load_hyperparams
 from safety_rlhf.experiments import train as train_module
 from safety_rlhf.experiments.cli import main
 from safety_rlhf.experiments.train_config import TrainConfig
+
+optuna = pytest.importorskip("optuna")  # the [tune] extra
 
 BASE = ["tune", "--algo", "ppo", "--reward-model", "rule", "--timesteps", "256",
         "--eval-freq", "64"]  # fmt: skip
@@ -147,6 +148,7 @@ def test_a_folder_of_other_origin_is_refused(
 def test_failed_trials_are_reported_and_stop_the_command_at_three(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+
     def broken(cfg: TrainConfig, argv: Any = None, on_evaluation: Any = None) -> None:
         raise RuntimeError("the GPU caught fire")
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import optuna
 import pytest
 
 from safety_rlhf.experiments import train as train_module
@@ -18,6 +17,8 @@ from safety_rlhf.experiments.tune import (
     run_score,
     trial_value,
 )
+
+optuna = pytest.importorskip("optuna")  # the [tune] extra
 
 SETTINGS = StudySettings(
     algo="ppo",
@@ -117,6 +118,7 @@ def test_pruning_stops_the_trial_at_the_evaluation(fake_train: FakeTrain, tmp_pa
 def test_missing_gold_success_fails_the_trial(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+
     def no_gold(cfg: TrainConfig, argv: Any = None, on_evaluation: Any = None) -> None:
         on_evaluation(64, {"gold_success": None})
 

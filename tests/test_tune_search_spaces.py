@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
-import optuna
 import pytest
 from stable_baselines3.common.vec_env import DummyVecEnv
 
@@ -17,6 +16,8 @@ from safety_rlhf.agents.search_spaces import (
     merge_over,
     suggest_hyperparams,
 )
+
+optuna = pytest.importorskip("optuna")  # the [tune] extra
 
 ENVS = ("SafetyRLHF-v0", "SafetyRLHF-Text-v0")
 ON_POLICY_MINIBATCHES = ("ppo", "maskableppo", "recurrentppo", "trpo")

@@ -12,11 +12,12 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-import optuna
 import pytest
 
 import safety_rlhf
 from safety_rlhf.experiments.cli import main
+
+optuna = pytest.importorskip("optuna")  # the [tune] extra
 
 pytestmark = pytest.mark.slow
 

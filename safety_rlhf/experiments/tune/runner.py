@@ -10,7 +10,6 @@ holds ``--trials`` finished ones, and the best trial is written as ``OUT/<algo>.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import sys
 import time
@@ -49,10 +48,7 @@ from safety_rlhf.experiments.tune.study import (
     trial_counts,
 )
 
-__all__ = ["TUNE_ENTRIES", "TuneInterrupted", "TuneResult", "run_tune"]
-
-#: What a tune folder holds: an earlier tune's folder may be continued.
-TUNE_ENTRIES = frozenset({"runs", "study.db", "study.db-journal", MARKER})
+__all__ = ["TuneInterrupted", "TuneResult", "run_tune"]
 
 
 class TuneInterrupted(Interrupted):
@@ -90,12 +86,6 @@ class TuneResult:
     """Wall time of this invocation."""
 
 
-def _check_out(out: Path) -> Path:
-    """``--out`` follows the output rule: a new or empty folder, or an earlier tune's."""
-    ours = out.is_dir() and not out.is_symlink() and set(os.listdir(out)) <= TUNE_ENTRIES
-    return check_output_dir(out, "tune", overwrite=ours)
-
-
 def _absolute(url: str) -> str:
     """``url`` with a relative SQLite path made absolute (Ray tasks run elsewhere)."""
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
@@ -126,7 +116,8 @@ def run_tune(
         import_ray()
         if cfg.address is not None:
             check_address(cfg.address)
-    out = _check_out(cfg.out_dir())
+    # the output rule: a new or empty folder, or an earlier tune's (marked below)
+    out = check_output_dir(cfg.out_dir(), "tune")
     url, name = _absolute(cfg.storage_url()), cfg.name()
     check_storage_url(url, folder_may_be_missing=cfg.storage is None)
     study = None
