@@ -45,6 +45,9 @@ METRIC = "gold_success"
 def run_score(evaluations: Sequence[float], last: int) -> float:
     """One run's score: the mean of its last ``last`` evaluations (all, if fewer).
 
+    :param evaluations: the run's test ``gold_success``, evaluation by evaluation.
+    :param last: evaluations to average.
+
     >>> run_score([0.2, 0.5, 0.6, 0.7], last=3)
     0.6
     """
@@ -65,6 +68,10 @@ def trial_value(per_seed: Sequence[Sequence[float]], last: int) -> tuple[float, 
 
 def report_step(seed_index: int, timesteps: int, num_timesteps: int) -> int:
     """The Optuna step of an evaluation at ``num_timesteps`` of run ``seed_index``.
+
+    :param seed_index: the run's seed (``0 .. seeds - 1``).
+    :param timesteps: the budget of every run.
+    :param num_timesteps: the run's steps at the evaluation.
 
     >>> [report_step(1, 256, t) for t in (64, 192, 512)]
     [320, 448, 512]
@@ -90,11 +97,17 @@ class Objective:
         """The number of the trial last started (to name a failed one)."""
 
     def log_dir(self, number: int) -> Path:
-        """Where trial ``number``'s runs go."""
+        """Where trial ``number``'s runs go.
+
+        :param number: the trial number.
+        """
         return self.out / "runs" / f"trial-{number}"
 
     def hyperparams(self, trial: Any) -> dict[str, Any]:
-        """The drawn hyperparameters, ``policy_kwargs`` completed from the YAML entry."""
+        """The drawn hyperparameters, ``policy_kwargs`` completed from the YAML entry.
+
+        :param trial: the trial to draw from.
+        """
         params = suggest_hyperparams(self.settings.algo, self.settings.env, trial, self.n_envs)
         merged = merge_over(self.base, params)
         return {key: merged[key] for key in params}

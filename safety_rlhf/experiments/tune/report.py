@@ -42,7 +42,10 @@ _Dumper.add_representer(
 
 
 def objective_text(s: StudySettings) -> str:
-    """The objective in words, as the header states it."""
+    """The objective in words, as the header states it.
+
+    :param s: the study's settings.
+    """
     seeds = "seed 0" if s.seeds == 1 else f"seeds 0-{s.seeds - 1}"
     return (
         f"mean over {seeds} of the mean test-split {METRIC} of each run's last "
@@ -54,6 +57,9 @@ def objective_text(s: StudySettings) -> str:
 def best_entry(s: StudySettings, hyperparams: dict[str, Any]) -> dict[str, Any]:
     """The shipped YAML entry with ``hyperparams`` over it and ``n_timesteps`` the trials'
     budget, checked as any YAML entry is.
+
+    :param s: the study's settings (algorithm, env, budget).
+    :param hyperparams: the best trial's drawn hyperparameters.
 
     :raises ValueError: if the merged entry does not pass the hyperparameter check.
     """
@@ -79,7 +85,15 @@ def render_yaml(
     counts: dict[str, int],
     command: str,
 ) -> str:
-    """The text of ``OUT/<algo>.yml`` for the best complete trial of ``study``."""
+    """The text of ``OUT/<algo>.yml`` for the best complete trial of ``study``.
+
+    :param s: the study's settings.
+    :param study: the study (at least one trial complete).
+    :param url: the storage URL (shown without its password).
+    :param counts: the trials by state (:func:`~.study.trial_counts`).
+    :param command: the command line, as typed.
+    :raises ValueError: if the entry fails the hyperparameter check or the YAML round trip.
+    """
     complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     ranked = sorted(complete, key=lambda t: t.value, reverse=True)
     best = ranked[0]
@@ -125,5 +139,9 @@ def render_yaml(
 
 
 def write_best_yaml(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (a new path or a regular file, no link)."""
+    """Write ``text`` to ``path`` atomically (a new path or a regular file, no link).
+
+    :param path: ``OUT/<algo>.yml``.
+    :param text: what :func:`render_yaml` made.
+    """
     return atomic_write_text(check_output_file(path), text)

@@ -126,7 +126,10 @@ class StudySettings:
         return asdict(self)
 
     def differences(self, attrs: dict[str, Any]) -> list[str]:
-        """``"key X there, Y here"`` for every setting that differs from ``attrs``."""
+        """``"key X there, Y here"`` for every setting that differs from ``attrs``.
+
+        :param attrs: a stored study's user attributes.
+        """
         return [
             f"{key} {attrs.get(key)!r} there, {value!r} here"
             for key, value in self.as_attrs().items()
@@ -143,6 +146,8 @@ def _whole(name: str, value: Any, low: int, high: int = 10**9) -> int:
 
 def study_settings(cfg: TuneConfig) -> StudySettings:
     """Check ``cfg`` and resolve the settings of its objective.
+
+    :param cfg: what the command was asked.
 
     :raises ValueError: one line naming the flag, for an unknown algorithm, env or reward
         model, a count out of range, or fewer evaluations per run than ``last_evals``.
@@ -190,6 +195,8 @@ def study_settings(cfg: TuneConfig) -> StudySettings:
 
 def shown_url(url: str) -> str:
     """``url`` with its password, if any, replaced by ``***``.
+
+    :param url: a database URL.
 
     >>> shown_url("postgresql://tuner:secret@db:5432/studies")
     'postgresql://tuner:***@db:5432/studies'
@@ -240,6 +247,9 @@ def open_storage(optuna: ModuleType, url: str) -> Any:
     """Optuna's RDB storage at ``url`` with heartbeats (:data:`HEARTBEAT_INTERVAL`,
     :data:`HEARTBEAT_GRACE`): a trial whose command was killed is marked failed by the
     next trial that starts once its heartbeat is :data:`HEARTBEAT_GRACE` seconds old.
+
+    :param optuna: the ``optuna`` module.
+    :param url: the storage URL (checked by :func:`check_storage_url` first).
 
     :raises ValueError: one line naming ``--storage`` when the database cannot be opened.
     """

@@ -63,18 +63,29 @@ PRUNER_STARTUP_TRIALS = 5
 
 
 def quiet(optuna: ModuleType) -> None:
-    """Optuna logs errors only: the command prints its own line per trial."""
+    """Optuna logs errors only: the command prints its own line per trial.
+
+    :param optuna: the ``optuna`` module.
+    """
     optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
 def make_sampler(optuna: ModuleType, seed: int) -> Any:
-    """The TPE sampler seeded with ``seed``."""
+    """The TPE sampler seeded with ``seed``.
+
+    :param optuna: the ``optuna`` module.
+    :param seed: the sampler's seed.
+    """
     return optuna.samplers.TPESampler(seed=seed)
 
 
 def make_pruner(optuna: ModuleType, settings: StudySettings) -> Any:
     """The median pruner: no pruning in the first :data:`PRUNER_STARTUP_TRIALS` trials,
-    nor in the first half of a trial's first run (steps up to ``timesteps // 2``)."""
+    nor in the first half of a trial's first run (steps up to ``timesteps // 2``).
+
+    :param optuna: the ``optuna`` module.
+    :param settings: the study's settings (``timesteps``).
+    """
     return optuna.pruners.MedianPruner(
         n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=settings.timesteps // 2
     )
@@ -90,6 +101,12 @@ def load_or_create_study(
     new study from the same seed draws the same first trials, and a resumed one does not
     repeat the draws of the invocation it continues.
 
+    :param optuna: the ``optuna`` module.
+    :param storage: the opened storage (:func:`~.settings.open_storage`).
+    :param url: its URL, for messages.
+    :param name: the study name.
+    :param settings: the settings a new study records and a resumed one must have.
+    :param seed: the ``--seed`` of the sampler.
     :raises ValueError: one line when the study exists with other settings or direction.
     """
     pruner = make_pruner(optuna, settings)
@@ -118,7 +135,10 @@ def load_or_create_study(
 
 def trial_counts(study: Any) -> dict[str, int]:
     """Trials of ``study`` by state name (``COMPLETE``, ``PRUNED``, ``FAIL``, ``RUNNING``,
-    ``WAITING``), and ``finished``: complete plus pruned."""
+    ``WAITING``), and ``finished``: complete plus pruned.
+
+    :param study: the study.
+    """
     counts = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0, "RUNNING": 0, "WAITING": 0}
     for trial in study.get_trials(deepcopy=False):
         counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
@@ -129,6 +149,9 @@ def trial_counts(study: Any) -> dict[str, int]:
 def run_one_trial(study: Any, objective: Objective) -> dict[str, Any]:
     """Run one trial of ``study``; an exception in it is returned, not raised (but SIGINT
     and SIGTERM, :class:`~safety_rlhf.agents.interrupts.Interrupted`, propagate).
+
+    :param study: the study, with its sampler and pruner.
+    :param objective: the objective; a failed trial's traceback goes to its runs folder.
 
     :return: ``{"number", "state", "value", "seed_values", "seconds"}``, or for a failed
         trial ``{"number", "state": "FAIL", "error"}`` (``number`` ``None`` if it failed
@@ -184,7 +207,10 @@ def run_trial_task(
 
 
 def describe(outcome: dict[str, Any]) -> str:
-    """One progress line about a trial's outcome."""
+    """One progress line about a trial's outcome.
+
+    :param outcome: what :func:`run_one_trial` returned.
+    """
     number = outcome.get("number")
     name = f"trial {number}" if number is not None else "a trial"
     if outcome["state"] == "FAIL":
