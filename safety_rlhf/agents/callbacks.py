@@ -18,6 +18,7 @@ as TensorBoard hparams.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,11 @@ from safety_rlhf.task.metrics import decision_metrics
 from safety_rlhf.task.reference_policy import reference_log_probs
 from safety_rlhf.task.strategies import Strategy
 
-__all__ = ["SafetyMetricsCallback", "log_hparams", "policy_kl_to_reference"]
+__all__ = ["EvaluationHook", "SafetyMetricsCallback", "log_hparams", "policy_kl_to_reference"]
+
+#: Called after every test evaluation with ``(num_timesteps, metrics)``; what it raises
+#: (e.g. ``optuna.TrialPruned``) stops training and propagates out of ``learn``.
+EvaluationHook = Callable[[int, dict[str, float | None]], None]
 
 _SLUG_TO_ACTION = {s.slug: int(s) for s in Strategy}
 _NOT_TO_STDOUT = ("stdout", "log", "json", "csv")
@@ -82,6 +87,9 @@ class SafetyMetricsCallback(BaseCallback):
     :param hparams: run hyperparameters logged once as TensorBoard hparams.
     :param seed: seed of the generator that picks the sample rows (default 0).
     :param verbose: SB3 verbosity (default 0).
+    :param on_evaluation: called after every evaluation (periodic and final) with the step
+        count and a copy of the test metrics (default ``None``: nothing is called); an
+        exception it raises propagates out of ``learn``.
     """
 
     def __init__(
@@ -93,9 +101,11 @@ class SafetyMetricsCallback(BaseCallback):
         hparams: dict[str, Any] | None = None,
         seed: int = 0,
         verbose: int = 0,
+        on_evaluation: EvaluationHook | None = None,
     ) -> None:
         super().__init__(verbose)
         self.eval_env = eval_env
+        self.on_evaluation = on_evaluation
         self.eval_freq = int(eval_freq)
         self.window = int(window)
         self.n_samples = int(n_samples)
@@ -184,6 +194,8 @@ class SafetyMetricsCallback(BaseCallback):
         self._record("safety/test", metrics)
         # write now: SB3 dumps only once per rollout, which would overwrite frequent evaluations
         self.logger.dump(self.num_timesteps)
+        if self.on_evaluation is not None:
+            self.on_evaluation(self.num_timesteps, dict(metrics))
 
     def _record(self, prefix: str, metrics: dict[str, float | None]) -> None:
         for name, value in metrics.items():

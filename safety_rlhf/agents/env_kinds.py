@@ -15,7 +15,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 
 import safety_rlhf  # noqa: F401  (registers the env ids)
-from safety_rlhf.agents.callbacks import SafetyMetricsCallback
+from safety_rlhf.agents.callbacks import EvaluationHook, SafetyMetricsCallback
 from safety_rlhf.agents.prompt_evaluation import evaluate_policy_on_prompts
 from safety_rlhf.agents.text_callbacks import TextMetricsCallback
 from safety_rlhf.agents.text_evaluation import evaluate_text_policy
@@ -48,11 +48,33 @@ def evaluate_on_prompts(model: BaseAlgorithm, env: PromptEnv, seed: int = 0) -> 
 
 
 def make_metrics_callback(
-    eval_env: PromptEnv, eval_freq: int, hparams: dict[str, Any], seed: int
+    eval_env: PromptEnv,
+    eval_freq: int,
+    hparams: dict[str, Any],
+    seed: int,
+    on_evaluation: EvaluationHook | None = None,
 ) -> BaseCallback:
-    """The ``safety/*`` metrics callback for ``eval_env``'s kind of env."""
+    """The ``safety/*`` metrics callback for ``eval_env``'s kind of env.
+
+    :param eval_env: the env evaluated on every prompt (the test split).
+    :param eval_freq: evaluate every this many environment steps (0: only at the end).
+    :param hparams: run hyperparameters logged as TensorBoard hparams.
+    :param seed: seed of the sample rows (and of the text env's sampled evaluations).
+    :param on_evaluation: called after every evaluation with ``(num_timesteps, metrics)``
+        (default ``None``); what it raises propagates out of ``learn``.
+    """
     if isinstance(eval_env, SafetyRLHFTextEnv):
         return TextMetricsCallback(
-            eval_env=eval_env, eval_freq=eval_freq, seed=seed, hparams=hparams
+            eval_env=eval_env,
+            eval_freq=eval_freq,
+            seed=seed,
+            hparams=hparams,
+            on_evaluation=on_evaluation,
         )
-    return SafetyMetricsCallback(eval_env=eval_env, eval_freq=eval_freq, hparams=hparams, seed=seed)
+    return SafetyMetricsCallback(
+        eval_env=eval_env,
+        eval_freq=eval_freq,
+        hparams=hparams,
+        seed=seed,
+        on_evaluation=on_evaluation,
+    )

@@ -27,7 +27,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import TensorBoardOutputFormat
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
-from safety_rlhf.agents.callbacks import log_hparams
+from safety_rlhf.agents.callbacks import EvaluationHook, log_hparams
 from safety_rlhf.agents.text_evaluation import evaluate_text_policy, policy_log_probs
 from safety_rlhf.envs.text_env import SafetyRLHFTextEnv
 from safety_rlhf.task.text_metrics import text_metrics
@@ -48,6 +48,9 @@ class TextMetricsCallback(BaseCallback):
     :param seed: seed of the sampled evaluations and of the sample rows (default 0).
     :param hparams: run hyperparameters logged once as TensorBoard hparams.
     :param verbose: SB3 verbosity (default 0).
+    :param on_evaluation: called after every evaluation (periodic and final) with the step
+        count and a copy of the test metrics (default ``None``: nothing is called); an
+        exception it raises propagates out of ``learn``.
     """
 
     def __init__(
@@ -60,9 +63,11 @@ class TextMetricsCallback(BaseCallback):
         seed: int = 0,
         hparams: dict[str, Any] | None = None,
         verbose: int = 0,
+        on_evaluation: EvaluationHook | None = None,
     ) -> None:
         super().__init__(verbose)
         self.eval_env = eval_env
+        self.on_evaluation = on_evaluation
         self.eval_freq = int(eval_freq)
         self.eval_prompts = int(eval_prompts)
         self.window = int(window)
@@ -166,6 +171,8 @@ class TextMetricsCallback(BaseCallback):
             if value is not None:
                 self.logger.record(f"safety/test/{name}", value)
         self.logger.dump(self.num_timesteps)
+        if self.on_evaluation is not None:
+            self.on_evaluation(self.num_timesteps, dict(metrics))
 
     def _on_training_end(self) -> None:
         if self._rows:

@@ -23,6 +23,7 @@ from safety_rlhf.experiments.reproduce import add_reproduce_parser
 from safety_rlhf.experiments.reward_model_cli import add_reward_model_parser
 from safety_rlhf.experiments.text_study import add_text_study_parser
 from safety_rlhf.experiments.train import VEC_ENVS, TrainConfig, TrainResult, train
+from safety_rlhf.experiments.tune import add_tune_parser
 
 __all__ = ["build_parser", "main", "metrics_table", "train_config_from_args"]
 
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_reproduce_parser(sub)
     add_benchmark_parser(sub)
     add_text_study_parser(sub)
+    add_tune_parser(sub)
     return parser
 
 

@@ -37,6 +37,7 @@ from safety_rlhf.agents.algorithms import (
     get_algorithm,
     load_hyperparams,
 )
+from safety_rlhf.agents.callbacks import EvaluationHook
 from safety_rlhf.agents.checkpoints import (
     RunCheckpointCallback,
     load_replay_buffer,
@@ -191,7 +192,10 @@ def _check_env_kwargs(spec: EnvSpec, env_kwargs: dict[str, Any]) -> None:
 
 
 def train(
-    cfg: TrainConfig, argv: list[str] | None = None, callbacks: Sequence[BaseCallback] = ()
+    cfg: TrainConfig,
+    argv: list[str] | None = None,
+    callbacks: Sequence[BaseCallback] = (),
+    on_evaluation: EvaluationHook | None = None,
 ) -> TrainResult:
     """Train, save and evaluate one agent; see the module docstring for the outputs.
 
@@ -201,18 +205,25 @@ def train(
     runs on ``cfg.torch_threads`` threads throughout (fitting, training, evaluation).
     ``callbacks`` run after the package's own (e.g. SB3's ``CheckpointCallback``, or the
     text studies' snapshots); they see the policy fitted to ``pi_ref`` at training start.
+    ``on_evaluation(num_timesteps, metrics)`` is called after every test-split evaluation
+    (every ``cfg.eval_freq`` steps and at the end; ``safety-rlhf tune`` reports and prunes
+    there). Whatever stops training (an exception from a callback or ``on_evaluation``,
+    SIGINT, SIGTERM) closes the training envs and the TensorBoard writer and propagates.
     """
     check_train_config(cfg)  # torch_threads among them, before it is used
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.torch_threads)
     try:
-        return _train(cfg, argv, list(callbacks))
+        return _train(cfg, argv, list(callbacks), on_evaluation)
     finally:
         torch.set_num_threads(threads)
 
 
 def _train(
-    cfg: TrainConfig, argv: list[str] | None, extra_callbacks: list[BaseCallback]
+    cfg: TrainConfig,
+    argv: list[str] | None,
+    extra_callbacks: list[BaseCallback],
+    on_evaluation: EvaluationHook | None,
 ) -> TrainResult:
     start = time.perf_counter()
     checkpoint: dict[str, Any] | None = None
@@ -262,68 +273,74 @@ def _train(
             {"run": {**asdict(cfg), **run}, "algo_kwargs": algo_kwargs, "env_kwargs": env_kwargs},
         )
         write_json(run_dir / "environment.json", run_environment())
-    model.tensorboard_log = str(run_dir)
-    test_env = make_eval_env(cfg.env, split="test", **env_kwargs)
-    train_env = make_eval_env(cfg.env, split="train", **env_kwargs)
-    if checkpoint is None and run["imitate_reference"]:
-        imitate_reference(model, train_env, run["imitate_reference"], seed=cfg.seed)  # type: ignore[arg-type]
-    callback = make_metrics_callback(
-        test_env,
-        cfg.eval_freq,
-        {
-            "algo": cfg.algo,
-            "env": cfg.env,
-            "reward_model": cfg.reward_model or "default",
-            "seed": cfg.seed,
-            "kl_coef": cfg.kl_coef,
-            **(
-                {}
-                if multiplier is None
-                else {
-                    "cost_limit": cfg.cost_limit,
-                    "cost_model": cfg.cost_model,
-                    "lagrange_lr": cfg.lagrange_lr,
-                }
-            ),
-            **{k: v for k, v in algo_kwargs.items() if k != "policy_kwargs"},
-        },
-        cfg.seed,
-    )
-    callbacks: list[BaseCallback] = [callback]
-    if multiplier is not None:
-        # first, so that its last record is in SafetyMetricsCallback's final dump
-        callbacks.insert(0, LagrangianCallback(multiplier))
-    if cfg.kl_coef > 0:
-        # first: every other callback's rollout end sees the penalised rollout
-        callbacks.insert(0, KLPenaltyCallback(cfg.kl_coef))
-    m = multiplier
-    extra = None if m is None else lambda: {"lagrange_multiplier": m.value}
-    if cfg.checkpoint_freq > 0:
-        callbacks.append(RunCheckpointCallback(run_dir / "checkpoint", cfg.checkpoint_freq, extra))
-    # first: SIGINT / SIGTERM stop at a rollout boundary, with a checkpoint, before the rest
-    stop = StopOnSignal(run_dir / "checkpoint", extra)
-    callbacks.insert(0, stop)
-    callbacks += extra_callbacks
-    stop.arm()
-    try:
-        model.learn(
-            total_timesteps=max(run["n_timesteps"] - done, 0),
-            tb_log_name="tb",
-            # resumed: keep counting steps, and log into the same TensorBoard folder
-            reset_num_timesteps=checkpoint is None,
-            progress_bar=cfg.progress_bar,
-            callback=CallbackList(callbacks),
-            # off-policy algorithms dump logs every log_interval *episodes* (SB3's default:
-            # 4); an episode is one prompt, so 64 keeps a dump every 64 prompts
-            **({"log_interval": 64} if isinstance(model, OffPolicyAlgorithm) else {}),
+    try:  # whatever stops training, the envs and the TensorBoard writer are closed
+        model.tensorboard_log = str(run_dir)
+        test_env = make_eval_env(cfg.env, split="test", **env_kwargs)
+        train_env = make_eval_env(cfg.env, split="train", **env_kwargs)
+        if checkpoint is None and run["imitate_reference"]:
+            imitate_reference(model, train_env, run["imitate_reference"], seed=cfg.seed)  # type: ignore[arg-type]
+        callback = make_metrics_callback(
+            test_env,
+            cfg.eval_freq,
+            {
+                "algo": cfg.algo,
+                "env": cfg.env,
+                "reward_model": cfg.reward_model or "default",
+                "seed": cfg.seed,
+                "kl_coef": cfg.kl_coef,
+                **(
+                    {}
+                    if multiplier is None
+                    else {
+                        "cost_limit": cfg.cost_limit,
+                        "cost_model": cfg.cost_model,
+                        "lagrange_lr": cfg.lagrange_lr,
+                    }
+                ),
+                **{k: v for k, v in algo_kwargs.items() if k != "policy_kwargs"},
+            },
+            cfg.seed,
+            on_evaluation,
         )
-    except Interrupted as exc:
-        exc.run_dir = run_dir
-        model.logger.close()
+        callbacks: list[BaseCallback] = [callback]
+        if multiplier is not None:
+            # first, so that its last record is in SafetyMetricsCallback's final dump
+            callbacks.insert(0, LagrangianCallback(multiplier))
+        if cfg.kl_coef > 0:
+            # first: every other callback's rollout end sees the penalised rollout
+            callbacks.insert(0, KLPenaltyCallback(cfg.kl_coef))
+        m = multiplier
+        extra = None if m is None else lambda: {"lagrange_multiplier": m.value}
+        if cfg.checkpoint_freq > 0:
+            callbacks.append(
+                RunCheckpointCallback(run_dir / "checkpoint", cfg.checkpoint_freq, extra)
+            )
+        # first: SIGINT / SIGTERM stop at a rollout boundary, with a checkpoint, before the rest
+        stop = StopOnSignal(run_dir / "checkpoint", extra)
+        callbacks.insert(0, stop)
+        callbacks += extra_callbacks
+        stop.arm()
+        try:
+            model.learn(
+                total_timesteps=max(run["n_timesteps"] - done, 0),
+                tb_log_name="tb",
+                # resumed: keep counting steps, and log into the same TensorBoard folder
+                reset_num_timesteps=checkpoint is None,
+                progress_bar=cfg.progress_bar,
+                callback=CallbackList(callbacks),
+                # off-policy algorithms dump logs every log_interval *episodes* (SB3's default:
+                # 4); an episode is one prompt, so 64 keeps a dump every 64 prompts
+                **({"log_interval": 64} if isinstance(model, OffPolicyAlgorithm) else {}),
+            )
+        finally:
+            stop.disarm()
+    except BaseException as exc:
+        if isinstance(exc, Interrupted):
+            exc.run_dir = run_dir
+        if getattr(model, "_logger", None) is not None:  # set once learn has begun
+            model.logger.close()
         vec_env.close()
         raise
-    finally:
-        stop.disarm()
     model.save(run_dir / ".tmp-model.zip")
     os.replace(run_dir / ".tmp-model.zip", run_dir / "model.zip")
     vec_env.close()
