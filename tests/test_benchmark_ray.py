@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_signals import _alive, _descendants
 
 from safety_rlhf.experiments import benchmark as bm
 from safety_rlhf.experiments import ray_backend
@@ -174,6 +175,13 @@ def _argv(out: Path, *flags: str) -> list[str]:
     [
         (["--backend", "ray", "--address", "127.0.0.1:{port}"], "no Ray cluster reachable there"),
         (["--backend", "ray", "--address", "nohostport"], "expected HOST:PORT"),
+        (["--backend", "ray", "--address", "[127.0.0.1:1"], "expected HOST:PORT"),
+        (["--backend", "ray", "--address", "::1:6379"], "expected HOST:PORT"),
+        (["--backend", "ray", "--address", "host:99999"], "expected HOST:PORT"),
+        (
+            ["--backend", "ray", "--jobs", "1", "--cpus-per-run", "2"],
+            "the local Ray instance has 1 CPU(s)",
+        ),
         (["--address", "127.0.0.1:6379"], "--address and --cpus-per-run need --backend ray"),
         (["--cpus-per-run", "2"], "--address and --cpus-per-run need --backend ray"),
     ],
@@ -186,6 +194,23 @@ def test_bad_ray_settings_are_one_line_and_nothing_is_written(
     assert main(_argv(out, *flags)) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("safety-rlhf benchmark: error: ") and message in line, line
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_an_address_where_no_ray_answers_is_refused_within_the_join_timeout(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("ray")
+    monkeypatch.setattr(ray_backend, "JOIN_TIMEOUT", 10.0)  # ray.init alone would wait for ever
+    with socket.socket() as listener:  # something listens, but speaks no Ray
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        out = tmp_path / "out"
+        assert main(_argv(out, "--backend", "ray", "--address", f"127.0.0.1:{port}")) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.endswith(f"127.0.0.1:{port}: no Ray cluster answered there within 10 s"), line
     assert not out.exists()
 
 
@@ -222,8 +247,12 @@ def _grid(out: Path, backend: str) -> bm.BenchmarkConfig:
 
 
 @pytest.mark.slow
-def test_ray_backend_gives_the_local_backends_results_and_resumes(tmp_path: Path) -> None:
+def test_ray_backend_gives_the_local_backends_results_and_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("ray")
+    # without --address a new local instance starts, whatever RAY_ADDRESS names
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{_closed_port()}")
     local = bm.run_benchmark(_grid(tmp_path / "local", "local"), argv=["b"], log=lambda _: None)
     on_ray = bm.run_benchmark(_grid(tmp_path / "ray", "ray"), argv=["b"], log=lambda _: None)
     assert not local.failures and not on_ray.failures and len(on_ray.cells) == 4
@@ -260,16 +289,10 @@ def _processes_mentioning(*texts: str) -> set[int]:
     return found
 
 
-def _ray_processes() -> set[int]:
-    """Pids of Ray's processes on this machine (raylet, GCS, workers)."""
-    return _processes_mentioning("raylet", "gcs_server", "default_worker.py")
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads /proc")
 def test_sigint_stops_every_ray_process_and_keeps_finished_cells(tmp_path: Path) -> None:
     pytest.importorskip("ray")
-    before = _ray_processes()
     out, log = tmp_path / "out", tmp_path / "stderr.txt"
 
     def argv(seeds: int) -> list[str]:
@@ -284,21 +307,27 @@ def test_sigint_stops_every_ray_process_and_keeps_finished_cells(tmp_path: Path)
     with log.open("w") as stderr:  # a file: surviving processes would hold a pipe open
         proc = subprocess.Popen([sys.executable, "-c", CLI, *argv(3)],
                                 stdout=subprocess.DEVNULL, stderr=stderr)  # fmt: skip
+    seen: set[int] = set()  # the command's processes: Ray's GCS, raylet and workers among them
     try:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not (_ray_processes() - before):
+        while time.monotonic() < deadline and proc.poll() is None:
+            seen |= _descendants(proc.pid)
+            if seen & _processes_mentioning("default_worker.py"):  # a worker has started
+                break
             time.sleep(0.2)
-        time.sleep(3)  # the task has started on its worker
+        time.sleep(3)  # its task is training
+        seen |= _descendants(proc.pid)
         assert proc.poll() is None, "the benchmark ended before it could be interrupted"
+        assert seen & _processes_mentioning("raylet") and seen & _processes_mentioning("gcs_server")
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and (_ray_processes() - before):
+    while time.monotonic() < deadline and any(_alive(p) for p in seen):
         time.sleep(0.2)
-    assert not (_ray_processes() - before), "Ray processes survived the benchmark"
+    assert not [p for p in seen if _alive(p)], "processes of the benchmark survived it"
     assert proc.returncode == 128 + signal.SIGINT
     (line,) = [x for x in log.read_text().splitlines() if x.startswith("safety-rlhf")]
     assert line.startswith("safety-rlhf benchmark: interrupted by SIGINT: ")
@@ -334,7 +363,12 @@ def test_joins_a_cluster_started_with_ray_start_on_loopback(tmp_path: Path) -> N
         assert joined.returncode == 0, joined.stderr[-2000:]
         assert "on the Ray cluster at 127.0.0.1:" in joined.stdout
         (record,) = [json.loads(p.read_text()) for p in tmp_path.glob("out/runs/*/done.json")]
-        assert record["timesteps"] == 256 and (tmp_path / "out" / "results.csv").is_file()
+        assert record["timesteps"] == 256
+        local = [a if a != str(tmp_path / "out") else str(tmp_path / "local") for a in argv[:-4]]
+        here = subprocess.run([sys.executable, "-c", CLI, *local], capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
+        assert here.returncode == 0, here.stderr[-2000:]
+        assert _table(tmp_path / "out") == _table(tmp_path / "local") != []
     finally:
         for pid in _processes_mentioning(str(temp)):  # this cluster's processes only
             os.kill(pid, signal.SIGKILL)

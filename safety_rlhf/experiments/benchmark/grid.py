@@ -31,7 +31,7 @@ from safety_rlhf import __version__
 from safety_rlhf.agents.algorithms import ALGORITHMS, get_algorithm
 from safety_rlhf.agents.kl_penalty import check_kl_coef
 from safety_rlhf.experiments import train as train_module
-from safety_rlhf.experiments.ray_backend import BACKENDS, check_address, import_ray
+from safety_rlhf.experiments.ray_backend import BACKENDS, check_ray
 from safety_rlhf.experiments.run_files import run_environment, source_digest
 
 __all__ = [
@@ -209,7 +209,8 @@ def validate(cfg: BenchmarkConfig) -> None:
     """Refuse a bad setting of ``cfg`` before anything runs or is written.
 
     :raises ValueError: one line naming the setting; for the Ray backend also when Ray is
-        not installed or nothing answers at ``cfg.address``.
+        not installed, no Ray cluster at ``cfg.address`` accepts this driver, or no node
+        has ``cfg.cpus_per_run`` CPUs (:func:`~safety_rlhf.experiments.ray_backend.check_ray`).
     """
     if not cfg.algos:
         raise ValueError("no algorithm given")
@@ -250,6 +251,4 @@ def validate(cfg: BenchmarkConfig) -> None:
     if stray:
         raise ValueError(f"configs: YAML files given for algorithm(s) {stray} not in the grid")
     if cfg.backend == "ray":  # before anything is written: Ray installed, the cluster there
-        import_ray()
-        if cfg.address is not None:
-            check_address(cfg.address)
+        check_ray(cfg.address, cfg.cpus_per_run, cfg.jobs)

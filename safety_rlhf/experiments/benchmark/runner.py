@@ -37,6 +37,7 @@ from safety_rlhf.experiments.benchmark.grid import (
 from safety_rlhf.experiments.benchmark.ray_cells import run_cells_on_ray
 from safety_rlhf.experiments.benchmark.report import write_outputs
 from safety_rlhf.experiments.benchmark.statistics import AGGREGATE_METRICS, Aggregate, aggregate
+from safety_rlhf.experiments.ray_backend import cpu_count
 from safety_rlhf.experiments.run_files import code_provenance
 
 __all__ = ["BenchmarkInterrupted", "BenchmarkResult", "run_benchmark"]
@@ -80,12 +81,6 @@ def _stop_workers(executor: ProcessPoolExecutor) -> None:
             pass
     for process in multiprocessing.active_children():
         process.join(timeout=10)
-
-
-def _cpu_count() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return max(len(os.sched_getaffinity(0)), 1)
-    return os.cpu_count() or 1
 
 
 def _summary_line(record: Mapping[str, Any]) -> str:
@@ -233,7 +228,7 @@ def run_benchmark(
             done[name] = record
             log(f"[{count}/{total}] {name}: {record['seconds']:.0f} s, {_summary_line(record)}")
 
-    jobs = cfg.jobs or _cpu_count()
+    jobs = cfg.jobs or cpu_count()
     if pending and cfg.backend == "ray":
         where = f"the Ray cluster at {cfg.address}" if cfg.address else "a local Ray instance"
         log(f"running {total} cell(s) on {where} into {out}/runs")
@@ -241,7 +236,7 @@ def run_benchmark(
         log(f"running {total} cell(s) with {min(jobs, total)} process(es) into {out}/runs")
     try:
         if pending and cfg.backend == "ray":
-            cpus = cfg.jobs or _cpu_count()
+            cpus = cfg.jobs or cpu_count()
             run_cells_on_ray(pending, argv, report, cfg.address, cfg.cpus_per_run, cpus)
         elif pending and jobs <= 1:
             for cell, record_extra in pending:
