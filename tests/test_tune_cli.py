@@ -61,18 +61,36 @@ def _closed_port() -> int:
         (["--storage", "sqlite:///{tmp}/missing/study.db"], ["does not exist"]),
         (["--storage", "sqlite:///{tmp}"], ["a folder; refusing to replace it"]),
         (["--storage", "sqlite://"], ["in-memory database"]),
+        # SQLite by any driver, query arguments and all, checked as typed (not made
+        # absolute first: ":memory:" would be a file in the working folder)
+        (["--storage", "sqlite:///:memory:"], ["in-memory database"]),
+        (["--storage", "sqlite+pysqlite://"], ["in-memory database"]),
+        (["--storage", "sqlite:///file:x?mode=memory&uri=true"], ["in-memory database"]),
+        (["--storage", "sqlite:///study.db?uri=true"], ["SQLite URI filenames"]),
+        (["--storage", "sqlite+pysqlite:///{tmp}"], ["a folder; refusing to replace it"]),
+        (["--storage", "sqlite:///{tmp}/missing/study.db?timeout=5"], ["does not exist"]),
         (["--last-evals", "5"], ["--last-evals 5", "only 4 evaluation(s)"]),
-        (["--address", "127.0.0.1:6379"], ["--address names a Ray cluster"]),
+        # 8 envs: evaluations at steps 64, 128, 192 and the end, not ceil(256 / 60) = 5
+        (["--eval-freq", "60", "--last-evals", "5"], ["only 4 evaluation(s)"]),
+        (["--address", "127.0.0.1:6379"], ["--address and --cpus-per-trial need --backend ray"]),
+        (["--cpus-per-trial", "2"], ["--address and --cpus-per-trial need --backend ray"]),
+        (["--study-name", ""], ["--study-name is empty"]),
+        (
+            ["--study-name", "evil\nSafetyRLHF-v0: 1"],
+            ["--study-name 'evil\\nSafetyRLHF-v0: 1'", "control character"],
+        ),
         (["--backend", "ray", "--address", "127.0.0.1:{port}"], ["no Ray cluster reachable"]),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_written(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
     fake_train: None,
     extra: list[str],
     needles: list[str],
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # a relative storage path would land here
     out = tmp_path / "out"
     extra = [e.format(tmp=tmp_path, port=_closed_port()) for e in extra]
     status = main([*BASE, "--trials", "2", "--out", str(out), *extra])

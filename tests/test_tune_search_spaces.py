@@ -106,3 +106,22 @@ def test_sb3_builds_the_agent_of_a_draw(algo: str) -> None:
             cls(policy, env, device="cpu", **kwargs)
     finally:
         env.close()
+
+
+def test_a2c_never_normalises_a_one_transition_rollout() -> None:
+    # SafetyRLHF-Text-v0's A2C entry runs one env: n_steps 1 is a rollout of one transition,
+    # whose advantages have no standard deviation (NaN)
+    trial = optuna.trial.FixedTrial(
+        {"learning_rate": 0.001, "n_steps": 1, "ent_coef": 0.0, "vf_coef": 0.5,
+         "max_grad_norm": 0.5, "normalize_advantage": True, "net_arch": "64"}
+    )  # fmt: skip
+    assert (
+        suggest_hyperparams("a2c", "SafetyRLHF-v0", trial, n_envs=1)["normalize_advantage"] is False
+    )
+    assert (
+        suggest_hyperparams("a2c", "SafetyRLHF-v0", trial, n_envs=2)["normalize_advantage"] is True
+    )
+    env = "SafetyRLHF-Text-v0"
+    n_envs = int(shipped("a2c", env).get("n_envs", 1))
+    for params in _random_draws("a2c", env, 200, n_envs):
+        assert params["n_steps"] * n_envs >= 2 or not params["normalize_advantage"]

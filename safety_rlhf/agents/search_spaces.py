@@ -124,22 +124,28 @@ def recurrentppo(trial: TrialLike, n_envs: int = 8) -> dict[str, Any]:
 
 def a2c(trial: TrialLike, n_envs: int = 8) -> dict[str, Any]:
     """A2C: step size (log scale), rollout length, entropy bonus, value-loss weight,
-    gradient clipping, advantage normalisation and network.
+    gradient clipping, advantage normalisation (off for a one-transition rollout) and
+    network.
 
     :param trial: the trial to draw from.
     :param n_envs: parallel environments of the run (default 8; A2C has no minibatches).
     """
-    return {
+    params: dict[str, Any] = {
         "learning_rate": trial.suggest_float("learning_rate", 1e-4, 3e-2, log=True),
         "n_steps": int(trial.suggest_categorical("n_steps", [1, 4, 8, 16, 32])),
         "ent_coef": float(trial.suggest_categorical("ent_coef", [0.0, 0.001, 0.01, 0.05])),
         "vf_coef": trial.suggest_float("vf_coef", 0.25, 1.0),
         "max_grad_norm": float(trial.suggest_categorical("max_grad_norm", [0.3, 0.5, 1.0, 5.0])),
-        "normalize_advantage": bool(
-            trial.suggest_categorical("normalize_advantage", [False, True])
-        ),
-        "policy_kwargs": {"net_arch": _net_arch(trial)},
+        # a rollout of one transition has no spread to normalise by (its std is NaN):
+        # normalisation is drawn only for rollouts of two or more
+        "normalize_advantage": False,
     }
+    if params["n_steps"] * n_envs >= 2:
+        params["normalize_advantage"] = bool(
+            trial.suggest_categorical("normalize_advantage", [False, True])
+        )
+    params["policy_kwargs"] = {"net_arch": _net_arch(trial)}
+    return params
 
 
 def trpo(trial: TrialLike, n_envs: int = 8) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """``safety-rlhf tune``: Optuna hyperparameter search over one algorithm's settings.
 
-:mod:`~safety_rlhf.experiments.tune.settings` checks what is asked and opens the storage;
+:mod:`~safety_rlhf.experiments.tune.settings` checks what is asked;
+:mod:`~safety_rlhf.experiments.tune.storage` checks and opens the Optuna storage;
 :mod:`~safety_rlhf.experiments.tune.objective` is what a trial trains and scores;
 :mod:`~safety_rlhf.experiments.tune.study` runs trials of the stored study, locally or as
 Ray tasks; :mod:`~safety_rlhf.experiments.tune.runner` runs the command from checks to

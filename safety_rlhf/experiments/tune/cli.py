@@ -12,7 +12,8 @@ from safety_rlhf.experiments.cli_errors import reported
 from safety_rlhf.experiments.config_flags import add_dataclass_flags, config_from_args
 from safety_rlhf.experiments.ray_backend import BACKENDS
 from safety_rlhf.experiments.tune.runner import TuneInterrupted, run_tune
-from safety_rlhf.experiments.tune.settings import TuneConfig, shown_url
+from safety_rlhf.experiments.tune.settings import TuneConfig
+from safety_rlhf.experiments.tune.storage import shown_url
 from safety_rlhf.experiments.tune.study import MAX_FAILURES
 
 __all__ = ["add_tune_parser"]
@@ -55,7 +56,7 @@ def _run_tune_cli(args: argparse.Namespace) -> int:
         with signals_raise():
             result = run_tune(cfg, argv=argv)
     except TuneInterrupted as exc:
-        command = shlex.join(["safety-rlhf", *(sys.argv[1:] if argv is None else argv)])
+        command = shlex.join(["safety-rlhf", *exc.argv])  # the storage password hidden
         print(
             f"safety-rlhf tune: interrupted by {exc.name}: {exc.finished} of {exc.total} "
             f"trial(s) finished and kept in the storage; to continue, run the same command: "

@@ -23,9 +23,17 @@ from safety_rlhf.agents.search_spaces import merge_over
 from safety_rlhf.data.atomic_files import atomic_write_text
 from safety_rlhf.data.output_paths import check_output_file
 from safety_rlhf.experiments.tune.objective import METRIC
-from safety_rlhf.experiments.tune.settings import StudySettings, shown_url
+from safety_rlhf.experiments.tune.settings import StudySettings
+from safety_rlhf.experiments.tune.storage import shown_url
 
-__all__ = ["best_entry", "objective_text", "render_yaml", "write_best_yaml"]
+__all__ = [
+    "best_entry",
+    "header_text",
+    "objective_text",
+    "ranked_trials",
+    "render_yaml",
+    "write_best_yaml",
+]
 
 #: Trials listed in the header.
 TOP = 5
@@ -74,6 +82,32 @@ def _compact(params: dict[str, Any]) -> str:
     )
 
 
+def header_text(text: str) -> str:
+    """``text`` safe on a comment line: every character that is not printable (a newline,
+    a control character, a lone surrogate of an undecodable argument) as its escape.
+
+    :param text: an argument, a path, a name.
+
+    >>> header_text("evil\\nSafetyRLHF-v0: 1")
+    'evil\\\\nSafetyRLHF-v0: 1'
+    """
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def ranked_trials(study: Any) -> list[Any]:
+    """The complete trials of ``study`` that tune ran (they record their drawn
+    ``hyperparams``), best first; a trial added to the study otherwise is left out.
+
+    :param study: the study.
+    """
+    complete = [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if t.state.name == "COMPLETE" and isinstance(t.user_attrs.get("hyperparams"), dict)
+    ]
+    return sorted(complete, key=lambda t: t.value, reverse=True)
+
+
 def _scores(values: Sequence[float]) -> str:
     return ", ".join(f"{v:.3f}" for v in values)
 
@@ -88,38 +122,45 @@ def render_yaml(
     """The text of ``OUT/<algo>.yml`` for the best complete trial of ``study``.
 
     :param s: the study's settings.
-    :param study: the study (at least one trial complete).
+    :param study: the study (at least one trial complete); complete trials without the
+        ``hyperparams`` tune records are left out (:func:`ranked_trials`).
     :param url: the storage URL (shown without its password).
     :param counts: the trials by state (:func:`~.study.trial_counts`).
     :param command: the command line, as typed.
-    :raises ValueError: if the entry fails the hyperparameter check or the YAML round trip.
+    :raises ValueError: if no complete trial records its hyperparameters, or the entry
+        fails the hyperparameter check or the YAML round trip.
     """
-    complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
-    ranked = sorted(complete, key=lambda t: t.value, reverse=True)
+    ranked = ranked_trials(study)
+    if not ranked:
+        raise ValueError(
+            f"study {study.study_name!r}: no complete trial records its hyperparameters "
+            "(trials not run by safety-rlhf tune); no YAML written"
+        )
     best = ranked[0]
     drawn = best.user_attrs["hyperparams"]
     entry = best_entry(s, drawn)
     env = s.env.split(":", 1)[-1]
-    lines = [
-        f"# {s.algo} hyperparameters for {env} chosen by `safety-rlhf tune` (Optuna), in the",
-        "# rl-zoo3 format: env id -> settings; use with",
-        f"#   safety-rlhf train --algo {s.algo} --env {env} --config THIS_FILE",
-        f"# study: {study.study_name} in {shown_url(url)} (see: optuna-dashboard {shown_url(url)})",
-        f"# objective (maximised): {objective_text(s)}",
-        f"# trials: {counts['COMPLETE']} complete, {counts['PRUNED']} pruned (median pruner), "
+    header = [
+        f"{s.algo} hyperparameters for {env} chosen by `safety-rlhf tune` (Optuna), in the",
+        "rl-zoo3 format: env id -> settings; use with",
+        f"  safety-rlhf train --algo {s.algo} --env {env} --config THIS_FILE",
+        f"study: {study.study_name} in {shown_url(url)} (see: optuna-dashboard {shown_url(url)})",
+        f"objective (maximised): {objective_text(s)}",
+        f"trials: {counts['COMPLETE']} complete, {counts['PRUNED']} pruned (median pruner), "
         f"{counts['FAIL']} failed",
-        f"# best: trial {best.number}, value {best.value:.4f}, per seed: "
+        f"best: trial {best.number}, value {best.value:.4f}, per seed: "
         f"{_scores(best.user_attrs.get('seed_values', []))}",
-        f"# top {min(TOP, len(ranked))} trials (value; per seed; drawn settings):",
+        f"top {min(TOP, len(ranked))} trials (value; per seed; drawn settings):",
     ]
     for t in ranked[:TOP]:
         seeds = _scores(t.user_attrs.get("seed_values", []))
-        lines.append(f"#   trial {t.number}: {t.value:.4f}; {seeds}; {_compact(t.params)}")
-    lines += [
-        f"# command: {command}",
-        f"# date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
-        f"{env}:",
+        header.append(f"  trial {t.number}: {t.value:.4f}; {seeds}; {_compact(t.params)}")
+    header += [
+        f"command: {command}",
+        f"date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
     ]
+    # every argument, name and path made safe: a newline would end the comment
+    lines = [f"# {header_text(line)}" for line in header] + [f"{env}:"]
     for key, value in entry.items():
         if key == "n_timesteps":
             why = "training budget: the budget every trial had (--timesteps)"
@@ -133,7 +174,11 @@ def render_yaml(
         lines.append(f"  # {why}")
         lines += [f"  {line}" for line in body.rstrip("\n").split("\n")]
     text = "\n".join(lines) + "\n"
-    if yaml.safe_load(text) != {env: entry}:  # the file says what was chosen
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"tuned {s.algo} entry is not valid YAML: {exc}") from None
+    if loaded != {env: entry}:  # the file says what was chosen
         raise ValueError(f"tuned {s.algo} entry does not round-trip through YAML")
     return text
 

@@ -29,14 +29,18 @@ from safety_rlhf.experiments.ray_backend import (
     run_ray_tasks,
 )
 from safety_rlhf.experiments.tune.objective import Objective
-from safety_rlhf.experiments.tune.report import render_yaml, write_best_yaml
+from safety_rlhf.experiments.tune.report import ranked_trials, render_yaml, write_best_yaml
 from safety_rlhf.experiments.tune.settings import (
     StudySettings,
     TuneConfig,
-    check_storage_url,
     import_optuna,
-    open_storage,
     study_settings,
+)
+from safety_rlhf.experiments.tune.storage import (
+    absolute_url,
+    check_storage_url,
+    open_storage,
+    recorded_argv,
 )
 from safety_rlhf.experiments.tune.study import (
     MAX_FAILURES,
@@ -57,11 +61,12 @@ class TuneInterrupted(Interrupted):
     :param signum: the signal.
     :param finished: finished trials in the study.
     :param total: the trials asked for.
+    :param argv: the command line to run again (the storage password hidden).
     """
 
-    def __init__(self, signum: int, finished: int, total: int) -> None:
+    def __init__(self, signum: int, finished: int, total: int, argv: list[str]) -> None:
         super().__init__(signum)
-        self.finished, self.total = finished, total
+        self.finished, self.total, self.argv = finished, total, argv
 
 
 @dataclass
@@ -86,13 +91,6 @@ class TuneResult:
     """Wall time of this invocation."""
 
 
-def _absolute(url: str) -> str:
-    """``url`` with a relative SQLite path made absolute (Ray tasks run elsewhere)."""
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        return f"sqlite:///{Path(url.removeprefix('sqlite:///')).absolute()}"
-    return url
-
-
 def run_tune(
     cfg: TuneConfig, argv: Sequence[str] | None = None, log: Callable[[str], None] = print
 ) -> TuneResult:
@@ -100,7 +98,8 @@ def run_tune(
 
     :param cfg: what to tune.
     :param argv: the command line (without the program name), recorded in the YAML and in
-        every run's ``command.txt``; ``None``: ``sys.argv[1:]``.
+        every run's ``command.txt`` with the ``--storage`` password hidden;
+        ``None``: ``sys.argv[1:]``.
     :param log: where the progress lines go.
     :raises ValueError: for bad settings, a missing Optuna or Ray, an unreachable
         ``--address``, an output folder or storage that cannot be used, or a study of the
@@ -108,7 +107,8 @@ def run_tune(
     :raises TuneInterrupted: on SIGINT or SIGTERM (inside ``signals_raise``).
     """
     start = time.perf_counter()
-    argv = list(sys.argv[1:] if argv is None else argv)
+    # as recorded everywhere (YAML, command.txt, messages): no storage password
+    argv = recorded_argv(list(sys.argv[1:] if argv is None else argv), cfg.storage)
     optuna = import_optuna()
     quiet(optuna)
     settings = study_settings(cfg)
@@ -118,8 +118,9 @@ def run_tune(
             check_address(cfg.address)
     # the output rule: a new or empty folder, or an earlier tune's (marked below)
     out = check_output_dir(cfg.out_dir(), "tune")
-    url, name = _absolute(cfg.storage_url()), cfg.name()
-    check_storage_url(url, folder_may_be_missing=cfg.storage is None)
+    # checked as typed (a relative SQLite path from here), then made absolute for Ray
+    check_storage_url(cfg.storage_url(), folder_may_be_missing=cfg.storage is None)
+    url, name = absolute_url(cfg.storage_url()), cfg.name()
     study = None
     if cfg.storage is not None or out.is_dir():  # its folder exists: check it first
         study = load_or_create_study(
@@ -153,7 +154,8 @@ def run_tune(
             while trial_counts(study)["finished"] < cfg.trials and len(failures) < MAX_FAILURES:
                 report(run_one_trial(study, objective))
     except Interrupted as exc:
-        raise TuneInterrupted(exc.signum, trial_counts(study)["finished"], cfg.trials) from None
+        finished = trial_counts(study)["finished"]
+        raise TuneInterrupted(exc.signum, finished, cfg.trials, argv) from None
 
     counts = trial_counts(study)
     result = TuneResult(out=out, url=url, counts=counts, failures=failures)
@@ -161,7 +163,8 @@ def run_tune(
         command = shlex.join(["safety-rlhf", *argv])
         text = render_yaml(settings, study, url, counts, command)
         result.yaml = write_best_yaml(out / f"{settings.algo}.yml", text)
-        result.best_value, result.best_number = study.best_value, study.best_trial.number
+        best = ranked_trials(study)[0]  # render_yaml found one
+        result.best_value, result.best_number = best.value, best.number
     result.seconds = time.perf_counter() - start
     return result
 

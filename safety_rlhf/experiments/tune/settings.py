@@ -1,5 +1,5 @@
-"""What ``safety-rlhf tune`` is asked (:class:`TuneConfig`), what defines its objective
-(:class:`StudySettings`, recorded in the study), and the Optuna storage it keeps trials in.
+"""What ``safety-rlhf tune`` is asked (:class:`TuneConfig`) and what defines its objective
+(:class:`StudySettings`, recorded in the study); its storage is :mod:`.storage`.
 
 Optuna is an optional extra (``pip install "safety-rlhf-gym[tune]"``), imported only by
 :func:`import_optuna`, when the command runs.
@@ -7,43 +7,28 @@ Optuna is an optional extra (``pip install "safety-rlhf-gym[tune]"``), imported 
 
 from __future__ import annotations
 
-import math
-import re
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from safety_rlhf.agents.algorithms import ALGORITHMS
-from safety_rlhf.data.output_paths import check_output_file
 from safety_rlhf.experiments import train as train_module
 from safety_rlhf.experiments.ray_backend import BACKENDS
+from safety_rlhf.experiments.tune.storage import sqlite_url
 from safety_rlhf.reward.registry import make_reward_model
 
 __all__ = [
-    "HEARTBEAT_GRACE",
-    "HEARTBEAT_INTERVAL",
     "TUNE_INSTALL",
     "StudySettings",
     "TuneConfig",
-    "check_storage_url",
+    "count_evaluations",
     "import_optuna",
-    "open_storage",
-    "shown_url",
     "study_settings",
 ]
 
 #: The pip command that installs Optuna, named by every error about a missing Optuna.
 TUNE_INSTALL = 'pip install "safety-rlhf-gym[tune]"'
-
-#: Seconds between a running trial's heartbeats in the storage, and seconds without one
-#: after which the next trial to start marks it failed (its command was killed).
-HEARTBEAT_INTERVAL = 10
-HEARTBEAT_GRACE = 30
-
-#: Database schemes Optuna's RDB storage (SQLAlchemy) is used with here.
-_SCHEMES = ("sqlite", "postgresql", "mysql")
 
 
 def import_optuna() -> ModuleType:
@@ -79,7 +64,7 @@ class TuneConfig:
     address: str | None = None
     """Ray cluster ``HOST:PORT`` (with ``backend="ray"``); ``None`` starts a local Ray."""
     cpus_per_trial: int = 1
-    """CPUs each Ray task requests (with ``backend="ray"``)."""
+    """CPUs each Ray task requests (only with ``backend="ray"``)."""
     seeds: int = 2
     """Training runs per trial, seeds ``0 .. seeds - 1``."""
     timesteps: int | None = None
@@ -101,7 +86,7 @@ class TuneConfig:
         """The storage URL: ``storage``, or the SQLite file ``OUT/study.db`` (absolute)."""
         if self.storage is not None:
             return self.storage
-        return f"sqlite:///{(self.out_dir() / 'study.db').absolute()}"
+        return sqlite_url(self.out_dir() / "study.db")
 
     def name(self) -> str:
         """The study name: ``study_name``, or ``<algo>-<env>``."""
@@ -144,13 +129,44 @@ def _whole(name: str, value: Any, low: int, high: int = 10**9) -> int:
     return value
 
 
+def _check_study_name(name: str) -> None:
+    if not name:
+        raise ValueError("--study-name is empty; name the study, or leave the flag out "
+                         "for <algo>-<env>")  # fmt: skip
+    if not name.isprintable():
+        raise ValueError(f"--study-name {name!r}: has a control character (a newline, a "
+                         "tab); use printable characters")  # fmt: skip
+
+
+def count_evaluations(timesteps: int, eval_freq: int, n_envs: int) -> int:
+    """The test evaluations of a run, by the rule of the metrics callback
+    (``SafetyMetricsCallback._on_step``): the step count grows by ``n_envs`` per vector
+    step; an evaluation is due once ``eval_freq`` steps have passed since the last one
+    (before the budget is reached), and one more comes at the end.
+
+    :param timesteps: the run's budget.
+    :param eval_freq: steps between evaluations.
+    :param n_envs: parallel environments.
+
+    >>> count_evaluations(256, 64, 8), count_evaluations(256, 60, 8)
+    (4, 4)
+    """
+    evaluations, last = 1, 0  # the one at the end
+    for steps in range(n_envs, timesteps, n_envs):  # the steps before the budget's
+        if steps - last >= eval_freq:
+            evaluations, last = evaluations + 1, steps
+    return evaluations
+
+
 def study_settings(cfg: TuneConfig) -> StudySettings:
     """Check ``cfg`` and resolve the settings of its objective.
 
     :param cfg: what the command was asked.
 
     :raises ValueError: one line naming the flag, for an unknown algorithm, env or reward
-        model, a count out of range, or fewer evaluations per run than ``last_evals``.
+        model, a count out of range, Ray flags without ``--backend ray``, an empty study
+        name or one with a control character, or fewer evaluations per run than
+        ``last_evals``.
     """
     algo = cfg.algo.lower()
     if algo not in ALGORITHMS:
@@ -162,23 +178,25 @@ def study_settings(cfg: TuneConfig) -> StudySettings:
     _whole("seed", cfg.seed, 0, 2**32 - 1)
     if cfg.backend not in BACKENDS:
         raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got {cfg.backend!r}")
-    if cfg.address is not None and cfg.backend != "ray":
-        raise ValueError("--address names a Ray cluster: use it with --backend ray")
+    if cfg.backend != "ray" and (cfg.address is not None or cfg.cpus_per_trial != 1):
+        raise ValueError("--address and --cpus-per-trial need --backend ray")
+    if cfg.study_name is not None:
+        _check_study_name(cfg.study_name)
     if cfg.timesteps is not None:
         _whole("timesteps", cfg.timesteps, 1)
     # the env id, the YAML entry and the budget, as train resolves them
     run, _ = train_module.resolve(
         train_module.TrainConfig(algo=algo, env=cfg.env, timesteps=cfg.timesteps)
     )
-    timesteps = int(run["n_timesteps"])
+    timesteps, n_envs = int(run["n_timesteps"]), int(run["n_envs"])
     eval_freq = cfg.eval_freq if cfg.eval_freq is not None else max(timesteps // 10, 1)
     _whole("eval_freq", eval_freq, 1, timesteps)
-    # evaluations every eval_freq steps before the end, and one at the end
-    evaluations = math.ceil(timesteps / eval_freq)
+    evaluations = count_evaluations(timesteps, eval_freq, n_envs)
     if evaluations < cfg.last_evals:
         raise ValueError(
-            f"--last-evals {cfg.last_evals}: a run of {timesteps} steps evaluated every "
-            f"{eval_freq} has only {evaluations} evaluation(s); lower --eval-freq"
+            f"--last-evals {cfg.last_evals}: a run of {timesteps} steps ({n_envs} env(s)) "
+            f"evaluated every {eval_freq} has only {evaluations} evaluation(s); lower "
+            "--eval-freq"
         )
     if cfg.reward_model is not None:
         make_reward_model(cfg.reward_model)  # an unknown spec fails here, not in every trial
@@ -191,82 +209,3 @@ def study_settings(cfg: TuneConfig) -> StudySettings:
         eval_freq=eval_freq,
         last_evals=cfg.last_evals,
     )
-
-
-def shown_url(url: str) -> str:
-    """``url`` with its password, if any, replaced by ``***``.
-
-    :param url: a database URL.
-
-    >>> shown_url("postgresql://tuner:secret@db:5432/studies")
-    'postgresql://tuner:***@db:5432/studies'
-    """
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
-
-
-def _sqlite_path(url: str) -> str | None:
-    """The file of a ``sqlite:///PATH`` URL (``None`` for other schemes)."""
-    scheme = url.split("://", 1)[0]
-    if scheme != "sqlite":
-        return None
-    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
-    if path in ("", ":memory:"):
-        raise ValueError(
-            f"--storage {url}: an in-memory database cannot be resumed or shared; name a "
-            "file, e.g. sqlite:///tune/study.db"
-        )
-    return path
-
-
-def check_storage_url(url: str, folder_may_be_missing: bool = False) -> None:
-    """Refuse a storage URL that cannot hold a study, before anything is written.
-
-    :param url: the ``--storage`` URL.
-    :param folder_may_be_missing: the SQLite file's folder is made by the command (the
-        default storage in a new output folder).
-    :raises ValueError: one line naming ``--storage``: a scheme other than SQLite,
-        PostgreSQL or MySQL, an in-memory SQLite database, a SQLite file in a missing
-        folder, or at a path that is a folder, a link or inside the package.
-    """
-    scheme = url.split("://", 1)[0] if "://" in url else ""
-    if scheme.split("+", 1)[0] not in _SCHEMES:
-        raise ValueError(
-            f"--storage {shown_url(url)}: expected a database URL (sqlite:///PATH on one "
-            "machine, postgresql://USER@HOST/DB for a cluster)"
-        )
-    path = _sqlite_path(url)
-    if path is None:
-        return
-    check_output_file(path, "--storage")
-    folder = Path(path).parent
-    if not folder_may_be_missing and not folder.is_dir():
-        raise ValueError(f"--storage {url}: folder {folder} does not exist")
-
-
-def open_storage(optuna: ModuleType, url: str) -> Any:
-    """Optuna's RDB storage at ``url`` with heartbeats (:data:`HEARTBEAT_INTERVAL`,
-    :data:`HEARTBEAT_GRACE`): a trial whose command was killed is marked failed by the
-    next trial that starts once its heartbeat is :data:`HEARTBEAT_GRACE` seconds old.
-
-    :param optuna: the ``optuna`` module.
-    :param url: the storage URL (checked by :func:`check_storage_url` first).
-
-    :raises ValueError: one line naming ``--storage`` when the database cannot be opened.
-    """
-    check_storage_url(url)
-    # SQLite: wait for the lock (parallel Ray trials write to one file) instead of failing
-    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                url,
-                engine_kwargs=engine,
-                heartbeat_interval=HEARTBEAT_INTERVAL,
-                grace_period=HEARTBEAT_GRACE,
-            )
-    except Exception as exc:  # SQLAlchemy's errors, a missing database driver
-        reason = " ".join(str(exc).split("\n")[0].split())
-        raise ValueError(
-            f"--storage {shown_url(url)}: cannot open the database ({type(exc).__name__}: {reason})"
-        ) from None

@@ -35,12 +35,8 @@ from typing import Any
 from safety_rlhf.data.atomic_files import atomic_write_text
 from safety_rlhf.experiments.cli_errors import one_line
 from safety_rlhf.experiments.tune.objective import Objective
-from safety_rlhf.experiments.tune.settings import (
-    StudySettings,
-    import_optuna,
-    open_storage,
-    shown_url,
-)
+from safety_rlhf.experiments.tune.settings import StudySettings, import_optuna
+from safety_rlhf.experiments.tune.storage import open_storage, shown_url
 
 __all__ = [
     "ERROR_FILE",
@@ -102,12 +98,14 @@ def load_or_create_study(
     repeat the draws of the invocation it continues.
 
     :param optuna: the ``optuna`` module.
-    :param storage: the opened storage (:func:`~.settings.open_storage`).
+    :param storage: the opened storage (:func:`~.storage.open_storage`).
     :param url: its URL, for messages.
     :param name: the study name.
     :param settings: the settings a new study records and a resumed one must have.
     :param seed: the ``--seed`` of the sampler.
-    :raises ValueError: one line when the study exists with other settings or direction.
+    :raises ValueError: one line, before anything is written to the study, when it exists
+        with other settings, direction or number of objectives, or holds trials but no
+        settings (a study not made by tune).
     """
     pruner = make_pruner(optuna, settings)
     study = optuna.create_study(
@@ -117,18 +115,29 @@ def load_or_create_study(
         load_if_exists=True,
         pruner=pruner,
     )
-    attrs = study.user_attrs
-    if not attrs:  # new (or made by a command killed before it recorded them)
-        for key, value in settings.as_attrs().items():
-            study.set_user_attr(key, value)
-    elif settings.differences(attrs):
+    where = f"study {name!r} in {shown_url(url)}"
+    # checks first, writes after: a study that is refused is left as it was
+    maximize = optuna.study.StudyDirection.MAXIMIZE
+    if list(study.directions) != [maximize]:
+        if len(study.directions) != 1:
+            raise ValueError(f"{where} has {len(study.directions)} objectives; tune maximises one")
+        raise ValueError(f"{where} minimises; tune maximises")
+    attrs, trials = study.user_attrs, len(study.get_trials(deepcopy=False))
+    recorded = all(key in attrs for key in settings.as_attrs())
+    if recorded and settings.differences(attrs):
         raise ValueError(
-            f"study {name!r} in {shown_url(url)} was made with other settings "
+            f"{where} was made with other settings "
             f"({'; '.join(settings.differences(attrs))}); use the same settings or another "
             "--study-name"
         )
-    if study.direction != optuna.study.StudyDirection.MAXIMIZE:
-        raise ValueError(f"study {name!r} in {shown_url(url)} minimises; tune maximises")
+    if not recorded and trials:
+        raise ValueError(
+            f"{where} holds {trials} trial(s) but no tune settings (not made by "
+            "safety-rlhf tune); use another --study-name"
+        )
+    if not recorded:  # new (or made by a command stopped before it recorded them)
+        for key, value in settings.as_attrs().items():
+            study.set_user_attr(key, value)
     study.sampler = make_sampler(optuna, seed + len(study.get_trials(deepcopy=False)))
     return study
 
