@@ -23,8 +23,7 @@ from safety_rlhf.data.atomic_files import atomic_write_text
 from safety_rlhf.data.output_paths import MARKER, check_output_dir
 from safety_rlhf.experiments.cli_errors import one_line
 from safety_rlhf.experiments.ray_backend import (
-    check_address,
-    import_ray,
+    check_ray,
     ray_session,
     run_ray_tasks,
 )
@@ -112,10 +111,8 @@ def run_tune(
     optuna = import_optuna()
     quiet(optuna)
     settings = study_settings(cfg)
-    if cfg.backend == "ray":
-        import_ray()
-        if cfg.address is not None:
-            check_address(cfg.address)
+    if cfg.backend == "ray":  # Ray installed, the cluster joinable, the CPU request met
+        check_ray(cfg.address, cfg.cpus_per_trial, None)
     # the output rule: a new or empty folder, or an earlier tune's (marked below)
     out = check_output_dir(cfg.out_dir(), "tune")
     # checked as typed (a relative SQLite path from here), then made absolute for Ray
