@@ -74,7 +74,7 @@ def _closed_port() -> int:
         (["--eval-freq", "60", "--last-evals", "5"], ["only 4 evaluation(s)"]),
         (["--address", "127.0.0.1:6379"], ["--address and --cpus-per-trial need --backend ray"]),
         (["--cpus-per-trial", "2"], ["--address and --cpus-per-trial need --backend ray"]),
-        (["--backend", "ray", "--cpus-per-trial", "4096"], ["the local Ray instance has"]),
+        (["--backend", "ray", "--cpus-per-trial", "1000"], ["the local Ray instance has"]),
         (["--study-name", ""], ["--study-name is empty"]),
         (
             ["--study-name", "evil\nSafetyRLHF-v0: 1"],
