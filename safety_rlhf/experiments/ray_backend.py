@@ -32,6 +32,7 @@ from types import FrameType, ModuleType
 from typing import Any
 
 from safety_rlhf.agents.interrupts import SIGNALS, Interrupted
+from safety_rlhf.experiments.extras import import_extra
 
 __all__ = [
     "BACKENDS",
@@ -67,11 +68,7 @@ def import_ray() -> ModuleType:
 
     :raises ValueError: naming :data:`RAY_INSTALL` when Ray is not installed.
     """
-    try:
-        import ray  # an optional extra: imported only when the Ray backend is asked for
-    except ImportError:
-        raise ValueError(f"--backend ray needs Ray, not installed here: {RAY_INSTALL}") from None
-    return ray
+    return import_extra("ray", "--backend ray", RAY_INSTALL)
 
 
 def _split_address(address: str) -> tuple[str, int]:

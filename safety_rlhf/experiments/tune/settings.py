@@ -14,6 +14,7 @@ from typing import Any
 
 from safety_rlhf.agents.algorithms import ALGORITHMS
 from safety_rlhf.experiments import train as train_module
+from safety_rlhf.experiments.extras import import_extra
 from safety_rlhf.experiments.ray_backend import BACKENDS
 from safety_rlhf.experiments.tune.storage import sqlite_url
 from safety_rlhf.reward.registry import make_reward_model
@@ -36,11 +37,7 @@ def import_optuna() -> ModuleType:
 
     :raises ValueError: naming :data:`TUNE_INSTALL` when Optuna is not installed.
     """
-    try:
-        import optuna  # an optional extra: imported only when tune runs
-    except ImportError:
-        raise ValueError(f"tune needs Optuna, not installed here: {TUNE_INSTALL}") from None
-    return optuna
+    return import_extra("optuna", "tune", TUNE_INSTALL)
 
 
 @dataclass
