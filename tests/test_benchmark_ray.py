@@ -335,6 +335,7 @@ def test_sigint_stops_every_ray_process_and_keeps_finished_cells(tmp_path: Path)
 
 
 @pytest.mark.slow
+@pytest.mark.cluster
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads /proc")
 def test_joins_a_cluster_started_with_ray_start_on_loopback(tmp_path: Path) -> None:
     pytest.importorskip("ray")
